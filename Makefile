@@ -1,0 +1,44 @@
+# hmbatch: every target installs what it needs into .venv, from nothing but Python 3.11 and make.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SCALE ?= medium
+DEMO_DATA ?= demo-data
+export TF_USE_LEGACY_KERAS := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+export HMBATCH_WORKSPACE ?= hmbatch-work
+
+.PHONY: install demo test test-slow fuzz bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/hmbatch synth $(DEMO_DATA) --scale small --seed 0
+	$(VENV)/bin/hmbatch build-db $(DEMO_DATA)
+	$(VENV)/bin/hmbatch train --holdout-days 7
+	$(VENV)/bin/hmbatch evaluate --tune
+	$(VENV)/bin/hmbatch submit
+	@echo "demo done: submission in $(HMBATCH_WORKSPACE)/submissions/"
+
+test: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+fuzz: $(STAMP)
+	HMBATCH_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q tests/test_fuzz.py
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py --scale $(SCALE)
+
+clean:
+	rm -rf $(VENV) $(HMBATCH_WORKSPACE) $(DEMO_DATA) bench-work

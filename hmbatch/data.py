@@ -1,0 +1,301 @@
+"""`hmbatch build-db`: the raw competition CSVs -> a typed DuckDB database, through the SQL in sql/.
+
+The build runs each file of sql/ in order inside a temporary database that replaces the previous
+one only when every step has succeeded, so a failed or interrupted build keeps the old database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from hmbatch.errors import InputError
+from hmbatch.workspace import Workspace, remove_path, signals_as_interrupt
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+
+ARTICLE_COLUMNS = (
+    "article_id", "product_code", "prod_name", "product_type_no", "product_type_name",
+    "product_group_name", "graphical_appearance_no", "graphical_appearance_name",
+    "colour_group_code", "colour_group_name", "perceived_colour_value_id",
+    "perceived_colour_value_name", "perceived_colour_master_id", "perceived_colour_master_name",
+    "department_no", "department_name", "index_code", "index_name", "index_group_no",
+    "index_group_name", "section_no", "section_name", "garment_group_no", "garment_group_name",
+    "detail_desc",
+)
+CUSTOMER_COLUMNS = ("customer_id", "FN", "Active", "club_member_status", "fashion_news_frequency",
+                    "age", "postal_code")
+TRANSACTION_COLUMNS = ("t_dat", "customer_id", "article_id", "price", "sales_channel_id")
+SAMPLE_COLUMNS = ("customer_id", "prediction")
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One input file: its parameter name in sql/, its columns, and the typed ones to check."""
+
+    param: str
+    name: str
+    columns: tuple[str, ...]
+    typed: dict[str, str]
+    required: tuple[str, ...] = ()
+
+
+RAW_FILES = (
+    RawFile("articles_csv", "articles.csv", ARTICLE_COLUMNS,
+            {"article_id": "INTEGER", "product_code": "INTEGER"}, ("article_id",)),
+    RawFile("customers_csv", "customers.csv", CUSTOMER_COLUMNS,
+            {"FN": "DOUBLE", "Active": "DOUBLE", "age": "DOUBLE"}, ("customer_id",)),
+    RawFile("transactions_csv", "transactions_train.csv", TRANSACTION_COLUMNS,
+            {"t_dat": "DATE", "article_id": "INTEGER", "price": "DOUBLE",
+             "sales_channel_id": "TINYINT"},
+            TRANSACTION_COLUMNS),
+    RawFile("sample_submission_csv", "sample_submission.csv", SAMPLE_COLUMNS, {}, ("customer_id",)),
+)
+
+
+def sql_steps() -> list[Path]:
+    """The build steps: the files of sql/ in name order."""
+    return sorted(SQL_DIR.glob("[0-9][0-9]_*.sql"))
+
+
+def split_statements(sql: str) -> list[str]:
+    """Splits a step file into statements at semicolons that end a line (no ';' inside strings)."""
+    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
+    return [part.strip() for part in re.split(r";\s*(?:\n|$)", body) if part.strip()]
+
+
+def check_header(path: Path, expected: tuple[str, ...]) -> None:
+    """Checks that `path` is a non-empty text CSV whose header is exactly `expected`.
+
+    Raises:
+        InputError: naming the file and the problem.
+    """
+    if not path.exists():
+        raise InputError(f"{path}: file not found (expected the competition's {path.name})")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty (expected a header: {','.join(expected)})")
+    with open(path, "rb") as handle:
+        head = handle.read(65536)
+    if b"\x00" in head:
+        raise InputError(f"{path}: not a CSV text file (binary data in the first bytes)")
+    first = head.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        header = first.decode("utf-8").lstrip("\ufeff")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text (line 1 cannot be decoded)") from None
+    columns = tuple(c.strip().strip('"') for c in header.split(","))
+    _compare_columns(path, columns, expected)
+
+
+def _compare_columns(path: Path, columns: tuple[str, ...], expected: tuple[str, ...]) -> None:
+    missing = [c for c in expected if c not in columns]
+    unexpected = [c for c in columns if c not in expected]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)} in line 1 "
+                         f"(expected: {','.join(expected)})")
+    if unexpected:
+        raise InputError(f"{path}: unexpected column(s) {', '.join(unexpected)} in line 1 "
+                         f"(expected: {','.join(expected)})")
+    if columns != expected:
+        raise InputError(f"{path}: columns out of order in line 1 (expected: {','.join(expected)})")
+
+
+def locate_inputs(data_dir: Path) -> dict[str, Path]:
+    """Finds and checks the raw files in `data_dir`; sample_submission.csv is optional."""
+    if not data_dir.is_dir():
+        raise InputError(f"{data_dir}: data folder not found")
+    paths = {}
+    for raw in RAW_FILES:
+        path = data_dir / raw.name
+        if raw.param == "sample_submission_csv" and not path.exists():
+            continue
+        check_header(path, raw.columns)
+        paths[raw.param] = path
+    return paths
+
+
+def locate_bad_value(con: duckdb.DuckDBPyConnection, raw: RawFile, path: Path) -> str | None:
+    """Finds the first line of `path` whose typed or required column cannot be read."""
+    checks = [f'("{c}" IS NOT NULL AND TRY_CAST("{c}" AS {t}) IS NULL)' for c, t in raw.typed.items()]
+    checks += [f'"{c}" IS NULL' for c in raw.required]
+    cols = ", ".join(f'"{c}"' for c in raw.columns)
+    row = con.execute(
+        f"SELECT line, {cols} FROM (SELECT row_number() OVER () + 1 AS line, * FROM read_csv(?, "
+        "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"')) "
+        f"WHERE {' OR '.join(checks)} ORDER BY line LIMIT 1", [str(path)]).fetchone()
+    if row is None:
+        return None
+    values = dict(zip(raw.columns, row[1:]))
+    for column in raw.required + tuple(raw.typed):
+        value = values[column]
+        if value is None and column in raw.required:
+            return f"{path}: line {row[0]}: empty {column}"
+        if value is not None and column in raw.typed and con.execute(
+                f"SELECT TRY_CAST(? AS {raw.typed[column]}) IS NULL", [value]).fetchone()[0]:
+            return f"{path}: line {row[0]}: cannot read {column} {value!r} as {raw.typed[column]}"
+    return None
+
+
+def run_step(con: duckdb.DuckDBPyConnection, step: Path, params: dict[str, str],
+             inputs: dict[str, Path]) -> None:
+    """Runs one sql/ file; a failing statement stops the build with its file and cause."""
+    text = step.read_text()
+    for statement in split_statements(text):
+        names = set(re.findall(r"\$(\w+)", statement))
+        try:
+            con.execute(statement, {k: params[k] for k in names})
+        except duckdb.Error as exc:
+            raise _explain(con, step, exc, set(re.findall(r"\$(\w+)", text)), inputs) from None
+
+
+def _explain(con, step: Path, exc: Exception, names: set[str], inputs: dict[str, Path]) -> InputError:
+    for raw in RAW_FILES:
+        if raw.param in names and raw.param in inputs:
+            located = locate_bad_value(con, raw, inputs[raw.param]) if _readable(con, inputs[raw.param]) else None
+            if located:
+                return InputError(located)
+            first = str(exc).strip().splitlines()[0]
+            return InputError(f"{inputs[raw.param]}: cannot be read as CSV ({first})")
+    first = str(exc).strip().splitlines()[0]
+    return InputError(f"build step sql/{step.name} failed: {first}")
+
+
+def _readable(con, path: Path) -> bool:
+    try:
+        con.execute("SELECT count(*) FROM read_csv(?, header = true, all_varchar = true, delim = ',', "
+                    "quote = '\"', escape = '\"')", [str(path)]).fetchone()
+        return True
+    except duckdb.Error:
+        return False
+
+
+def check_loaded(con: duckdb.DuckDBPyConnection, inputs: dict[str, Path]) -> dict[str, int]:
+    """Checks the loaded tables: rows present, ids unique, no empty required values.
+
+    Returns:
+        The load report: rows read and rows skipped for unknown customers or articles.
+    """
+    report = dict(zip(("rows_read", "unknown_customer_rows", "unknown_article_rows", "empty_value_rows"),
+                      map(int, con.execute("SELECT * FROM load_report").fetchone())))
+    empty = {"transactions_csv": report.pop("empty_value_rows"),
+             "customers_csv": con.execute("SELECT count(*) FROM customers WHERE customer_id IS NULL").fetchone()[0],
+             "articles_csv": con.execute("SELECT count(*) FROM articles WHERE article_id IS NULL").fetchone()[0]}
+    for raw in RAW_FILES:
+        if empty.get(raw.param):
+            raise InputError(locate_bad_value(con, raw, inputs[raw.param])
+                             or f"{inputs[raw.param]}: {empty[raw.param]} rows with empty required values")
+    for table, param in (("articles", "articles_csv"), ("customers", "customers_csv"),
+                         ("transactions", "transactions_csv")):
+        if con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0:
+            raise InputError(f"{inputs[param]}: no usable rows ({_skipped_text(report)})")
+    for table, key, param in (("articles", "article_id", "articles_csv"),
+                              ("customers", "customer_id", "customers_csv")):
+        dup = con.execute(f"SELECT {key} FROM {table} GROUP BY {key} HAVING count(*) > 1 "
+                          f"ORDER BY {key} LIMIT 1").fetchone()
+        if dup:
+            raise InputError(f"{inputs[param]}: duplicate {key} {dup[0]!r}")
+    return report
+
+
+def _skipped_text(report: dict[str, int]) -> str:
+    if report["rows_read"] == 0:
+        return "the file has a header only"
+    return (f"{report['rows_read']:,} rows read; {report['unknown_customer_rows']:,} name a customer "
+            f"not in customers.csv, {report['unknown_article_rows']:,} an article not in articles.csv")
+
+
+def fingerprint(inputs: dict[str, Path], report: dict[str, int]) -> str:
+    """A short id of this build: input names, sizes, times and the load figures."""
+    parts = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in inputs.values()]
+    parts += [f"{k}={v}" for k, v in sorted(report.items())] + [str(time.time_ns())]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+
+def build_db(data_dir: Path, ws: Workspace, memory_limit: str = "4GB") -> dict:
+    """Builds the workspace's database from the raw CSVs in `data_dir`.
+
+    Args:
+        data_dir: folder with articles.csv, customers.csv, transactions_train.csv and optionally
+            sample_submission.csv, in the competition's layout.
+        ws: the workspace; its database is replaced only when the build completes.
+        memory_limit: DuckDB's memory limit (it spills to the workspace's tmp/ beyond it).
+
+    Returns:
+        The summary: rows per table, date range, skipped rows, fingerprint and elapsed seconds.
+
+    Raises:
+        InputError: a missing, empty, malformed or inconsistent input file.
+    """
+    started = time.perf_counter()
+    inputs = locate_inputs(data_dir)
+    with ws.writer_lock("build-db"), signals_as_interrupt():
+        tmp_db = ws.tmp_path("build", ".duckdb")
+        stand_in = ws.tmp_path("build", "-sample.csv")
+        try:
+            summary = _build_into(tmp_db, stand_in, inputs, ws, memory_limit)
+            os.replace(tmp_db, ws.db_path)
+        finally:
+            for leftover in (tmp_db, tmp_db.with_name(tmp_db.name + ".wal"), stand_in):
+                remove_path(leftover)
+    summary["seconds"] = round(time.perf_counter() - started, 2)
+    return summary
+
+
+def _build_into(tmp_db: Path, stand_in: Path, inputs: dict[str, Path], ws: Workspace,
+                memory_limit: str) -> dict:
+    params = {k: str(v) for k, v in inputs.items()}
+    if "sample_submission_csv" not in params:
+        stand_in.write_text(",".join(SAMPLE_COLUMNS) + "\n")
+        params["sample_submission_csv"] = str(stand_in)
+    con = duckdb.connect(str(tmp_db))
+    try:
+        con.execute(f"SET memory_limit = '{memory_limit}'")
+        con.execute("SET temp_directory = ?", [str(ws.tmp_dir / f"spill-{os.getpid()}-duckdb")])
+        for step in sql_steps():
+            run_step(con, step, params, inputs)
+        report = check_loaded(con, inputs)
+        fp = fingerprint(inputs, report)
+        meta = {"fingerprint": fp, "source_dir": str(next(iter(inputs.values())).parent),
+                "has_sample_submission": str("sample_submission_csv" in inputs).lower(),
+                "load_report": json.dumps(report)}
+        con.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
+        summary = summarize(con)
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+        remove_path(ws.tmp_dir / f"spill-{os.getpid()}-duckdb")
+    return summary
+
+
+def read_meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """The meta table as a dict (first_date, last_date, fingerprint, load_report, ...)."""
+    return dict(con.execute("SELECT key, value FROM meta").fetchall())
+
+
+def summarize(con: duckdb.DuckDBPyConnection) -> dict:
+    """Rows per table, date range, customers with purchases and the load report."""
+    tables = ("articles", "customers", "transactions", "submission_customers", "article_stats",
+              "customer_stats", "weekly_article_sales", "categories")
+    meta = read_meta(con)
+    return {
+        "tables": {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables},
+        "first_date": meta["first_date"],
+        "last_date": meta["last_date"],
+        "customers_with_purchases": con.execute("SELECT count(*) FROM customer_stats").fetchone()[0],
+        "load_report": json.loads(meta["load_report"]),
+        "fingerprint": meta["fingerprint"],
+    }
+
+
+def connect_read_only(ws: Workspace) -> duckdb.DuckDBPyConnection:
+    """Opens the workspace database for reading."""
+    return duckdb.connect(str(ws.require_db()), read_only=True)

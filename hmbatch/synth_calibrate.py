@@ -1,0 +1,132 @@
+"""Derive the generator's calibration tables from the real H&M reference extracts.
+
+Run once by a developer (``python -m hmbatch.synth_calibrate REF_DIR``); the output is committed
+under ``hmbatch/synth_data/`` so that ``hmbatch synth`` works without the reference folder. Every
+figure written comes from ``shared/hm-reference``: category co-occurrence from the real article
+rows, shares from the whole-data aggregates, ages and flags from the real customer rows. Numbers
+that the extracts do not contain (a section number seen only by name) are filled with unused
+codes, and colour codes missing from the sample follow H&M's visible numbering pattern.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections import Counter
+from pathlib import Path
+
+from hmbatch.synth_calib_rake import rake, template_rows
+
+DATA_DIR = Path(__file__).with_name("synth_data")
+
+# Colours absent from the 1,000-row article sample: code and perceived value/master, following
+# the numbering visible in the sample (tens = hue family, 0 = Other, 1 = Light, 3 = Dark).
+EXTRA_COLOURS = {
+    "Unknown": ("-1", "-1", "Unknown", "-1", "Unknown"),
+    "Bronze/Copper": ("4", "5", "Bright", "15", "Metal"),
+    "Other Purple": ("60", "5", "Bright", "6", "Lilac Purple"),
+    "Light Purple": ("61", "3", "Light", "6", "Lilac Purple"),
+    "Other Blue": ("70", "5", "Bright", "2", "Blue"),
+    "Other Turquoise": ("80", "5", "Bright", "7", "Turquoise"),
+    "Dark Turquoise": ("83", "4", "Dark", "7", "Turquoise"),
+    "Other Green": ("90", "5", "Bright", "19", "Green"),
+}
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """Read a CSV file into a list of dicts (all values as strings)."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
+    """Write rows with standard CSV quoting."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def shares(ref: Path, name: str, key: str) -> dict[str, float]:
+    """Map category -> share from one of the reference metrics files."""
+    return {row[key]: float(row["share"]) for row in read_csv(ref / name)}
+
+
+def build_templates(ref: Path) -> None:
+    """Write templates.csv: co-occurring category tuples with article and row weights."""
+    arts = read_csv(ref / "articles_sample_25col.csv")
+    sold = read_csv(ref / "transaction_articles_sample.csv")
+    header, rows, seeds = template_rows(arts, sold)
+    col = {name: i for i, name in enumerate(header)}
+    dims = {
+        "product_type_name": shares(ref, "product_type_metrics.csv", "product_type_name"),
+        "section_name": shares(ref, "section_metrics.csv", "section_name"),
+        "index_group_name": shares(ref, "index_group_metrics.csv", "index_group_name"),
+        "product_group_name": shares(ref, "product_group_metrics.csv", "product_group_name"),
+    }
+    art_w = rake(rows, seeds, {col[k]: v for k, v in dims.items()})
+    tdims = {
+        "product_type_name": "transaction_product_type_metrics.csv",
+        "index_group_name": "transaction_index_group_metrics.csv",
+        "product_group_name": "transaction_product_group_metrics.csv",
+    }
+    targets = {col[k]: shares(ref, f, k) for k, f in tdims.items()}
+    row_w = rake(rows, art_w, targets)
+    out = [r + [f"{a:.8f}", f"{b:.8f}"] for r, a, b in zip(rows, art_w, row_w)]
+    write_csv(DATA_DIR / "templates.csv", header + ["article_weight", "row_weight"], out)
+
+
+def build_colours(ref: Path) -> None:
+    """Write colours.csv: code, perceived value/master and article/row shares per colour."""
+    combos = Counter(
+        (r["colour_group_name"], r["colour_group_code"], r["perceived_colour_value_id"],
+         r["perceived_colour_value_name"], r["perceived_colour_master_id"],
+         r["perceived_colour_master_name"])
+        for r in read_csv(ref / "articles_sample_25col.csv"))
+    best: dict[str, tuple] = {}
+    for combo, _ in combos.most_common():
+        best.setdefault(combo[0], combo[1:])
+    art = shares(ref, "color_metrics.csv", "colour_group_name")
+    rows_share = shares(ref, "transaction_color_metrics.csv", "colour_group_name")
+    out = []
+    for name, share in art.items():
+        code = best.get(name) or EXTRA_COLOURS[name]
+        out.append([code[0], name, *code[1:], share, rows_share.get(name, 0.0)])
+    header = ["colour_group_code", "colour_group_name", "perceived_colour_value_id",
+              "perceived_colour_value_name", "perceived_colour_master_id",
+              "perceived_colour_master_name", "article_share", "row_share"]
+    write_csv(DATA_DIR / "colours.csv", header, out)
+
+
+def build_text(ref: Path) -> None:
+    """Write names.csv (real product names and descriptions by type) and graphical.csv."""
+    seen, out = set(), []
+    for name in ("articles_sample_25col.csv", "transaction_articles_sample.csv"):
+        for r in read_csv(ref / name):
+            key = (r["product_type_name"], r["prod_name"])
+            if key not in seen:
+                seen.add(key)
+                out.append([r["product_type_name"], r["prod_name"], r["detail_desc"]])
+    write_csv(DATA_DIR / "names.csv", ["product_type_name", "prod_name", "detail_desc"], out)
+    graph = Counter((r["graphical_appearance_no"], r["graphical_appearance_name"])
+                    for r in read_csv(ref / "articles_sample_25col.csv"))
+    write_csv(DATA_DIR / "graphical.csv",
+              ["graphical_appearance_no", "graphical_appearance_name", "weight"],
+              [[k[0], k[1], n] for k, n in graph.most_common()])
+
+
+def main(ref_dir: str) -> None:
+    """Rebuild every table of synth_data from the reference folder."""
+    from hmbatch.synth_calib_people import build_customers, build_daily_and_prices
+
+    ref = Path(ref_dir)
+    DATA_DIR.mkdir(exist_ok=True)
+    build_templates(ref)
+    build_colours(ref)
+    build_text(ref)
+    build_customers(ref, DATA_DIR)
+    build_daily_and_prices(ref, DATA_DIR)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/hm-reference")

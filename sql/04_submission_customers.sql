@@ -1,0 +1,11 @@
+-- Step 4: sample_submission.csv (or an empty stand-in when the file is absent) -> submission_customers,
+-- the customers that `submit` answers, in the file's order.
+CREATE TABLE submission_customers AS
+SELECT
+    CAST(row_number() OVER () - 1 AS INTEGER) AS position,
+    s.customer_id,
+    c.customer_idx
+FROM read_csv($sample_submission_csv, header = true, all_varchar = true, delim = ',', quote = '"',
+              escape = '"') s
+LEFT JOIN customers c ON c.customer_id = s.customer_id
+ORDER BY position;

@@ -1,0 +1,76 @@
+"""Shared fixtures: the real-format extracts of ../shared/hm-reference and small workspaces."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "hm-reference"
+
+
+def _read(name: str) -> tuple[list[str], list[list[str]]]:
+    with open(REFERENCE / name, newline="") as handle:
+        rows = list(csv.reader(handle))
+    return rows[0], rows[1:]
+
+
+def _write(path: Path, header: list[str], rows: list[list[str]]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def write_real_format(folder: Path) -> dict[str, int]:
+    """Writes the real extracts as a consistent data folder.
+
+    transactions_sample.csv is written verbatim. customers.csv is the real customers sample plus,
+    for each buyer missing from it, a copy of a real row under the buyer's id; articles.csv is the
+    real 25-column sample (ids without the leading zero) plus the 815 real articles of the
+    transactions (9 real columns, leading-zero ids) laid over 25-column template rows.
+
+    Returns:
+        Expected figures: rows, distinct articles, customers and buyers.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REFERENCE / "transactions_sample.csv", folder / "transactions_train.csv")
+    _, tx = _read("transactions_sample.csv")
+    c_header, customers = _read("customers_sample.csv")
+    known = {row[0] for row in customers}
+    buyers = sorted({row[1] for row in tx})
+    extra = [[b] + customers[i % len(customers)][1:] for i, b in enumerate(b for b in buyers if b not in known)]
+    _write(folder / "customers.csv", c_header, customers + extra)
+    a_header, articles = _read("articles_sample_25col.csv")
+    t_header, tx_articles = _read("transaction_articles_sample.csv")
+    have = {int(row[0]) for row in articles}
+    overlay = []
+    for i, row in enumerate(r for r in tx_articles if int(r[0]) not in have):
+        new = list(articles[i % len(articles)])
+        for name, value in zip(t_header, row):
+            new[a_header.index(name)] = value
+        new[1] = row[0][:-3].lstrip("0")
+        overlay.append(new)
+    _write(folder / "articles.csv", a_header, articles + overlay)
+    return {"transactions": len(tx), "articles": len(articles) + len(overlay),
+            "customers": len(customers) + len(extra), "buyers": len(buyers),
+            "first_date": min(r[0] for r in tx), "last_date": max(r[0] for r in tx)}
+
+
+@pytest.fixture
+def real_dir(tmp_path: Path) -> tuple[Path, dict[str, int]]:
+    """A data folder made of the real extracts, with its expected figures."""
+    folder = tmp_path / "real data"
+    return folder, write_real_format(folder)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    """An empty workspace path with a space and a non-ASCII character in it."""
+    return tmp_path / "wörk space"
