@@ -55,6 +55,28 @@ def synth(out_dir: Path = typer.Argument(..., help="Folder to write the CSV file
     report.synth_summary(synth_mod.generate(out_dir, scale=scale, seed=seed), out_dir)
 
 
+@command
+def train(holdout_days: int = typer.Option(7, help="Days at the end kept out for evaluate (0 = train on all)."),
+          epochs: int = typer.Option(2, help="Passes over the training examples."),
+          weeks: int = typer.Option(12, help="Weeks of purchases before the cut-off to train on."),
+          dim: int = typer.Option(64, help="Embedding size."),
+          batch_size: int = typer.Option(1024, help="Examples per step (in-batch negatives)."),
+          learning_rate: float = typer.Option(0.005, help="Adam learning rate."),
+          temperature: float = typer.Option(1.0, help="Softmax temperature of the retrieval loss."),
+          customer_id: bool = typer.Option(True, help="Give each customer an id embedding."),
+          seed: int = typer.Option(0, help="Random seed."),
+          workspace: Optional[Path] = WorkspaceOpt) -> None:
+    """Train the two-tower model and export its FAISS index and embeddings."""
+    import json
+    from hmbatch import report, train as train_mod
+    config = train_mod.TrainConfig(holdout_days=holdout_days, weeks=weeks, epochs=epochs, dim=dim,
+                                   batch_size=batch_size, learning_rate=learning_rate,
+                                   temperature=temperature, use_customer_id=customer_id, seed=seed)
+    with report.TrainProgress(batch_size) as progress:
+        run_dir = train_mod.train(Workspace.resolve(workspace), config, progress, report.console.print)
+    report.train_summary(run_dir, json.loads((run_dir / "manifest.json").read_text()))
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app(prog_name="hmbatch")
 

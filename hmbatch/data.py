@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +16,9 @@ from pathlib import Path
 import duckdb
 
 from hmbatch.errors import InputError
+from hmbatch.sqlfiles import SQL_DIR, parameters, split_statements
 from hmbatch.workspace import Workspace, remove_path, signals_as_interrupt
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 
 ARTICLE_COLUMNS = (
     "article_id", "product_code", "prod_name", "product_type_no", "product_type_name",
@@ -63,12 +62,6 @@ RAW_FILES = (
 def sql_steps() -> list[Path]:
     """The build steps: the files of sql/ in name order."""
     return sorted(SQL_DIR.glob("[0-9][0-9]_*.sql"))
-
-
-def split_statements(sql: str) -> list[str]:
-    """Splits a step file into statements at semicolons that end a line (no ';' inside strings)."""
-    body = "\n".join(line for line in sql.splitlines() if not line.lstrip().startswith("--"))
-    return [part.strip() for part in re.split(r";\s*(?:\n|$)", body) if part.strip()]
 
 
 def check_header(path: Path, expected: tuple[str, ...]) -> None:
@@ -150,11 +143,10 @@ def run_step(con: duckdb.DuckDBPyConnection, step: Path, params: dict[str, str],
     """Runs one sql/ file; a failing statement stops the build with its file and cause."""
     text = step.read_text()
     for statement in split_statements(text):
-        names = set(re.findall(r"\$(\w+)", statement))
         try:
-            con.execute(statement, {k: params[k] for k in names})
+            con.execute(statement, {k: params[k] for k in parameters(statement)})
         except duckdb.Error as exc:
-            raise _explain(con, step, exc, set(re.findall(r"\$(\w+)", text)), inputs) from None
+            raise _explain(con, step, exc, parameters(text), inputs) from None
 
 
 def _explain(con, step: Path, exc: Exception, names: set[str], inputs: dict[str, Path]) -> InputError:

@@ -37,3 +37,46 @@ def synth_summary(summary: dict, out_dir) -> None:
                   f"{summary['heldout_transactions']:,} held-out rows "
                   f"({summary['heldout_start']} .. {summary['heldout_end']}) "
                   f"in {summary['seconds']:.1f} s")
+
+
+class TrainProgress:
+    """A rich progress bar per epoch with the running loss and examples/s."""
+
+    def __init__(self, batch_size: int):
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+        self.batch_size = batch_size
+        self.progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(),
+                                 TextColumn("{task.completed}/{task.total} steps"),
+                                 TextColumn("loss {task.fields[loss]:.4f}"),
+                                 TextColumn("{task.fields[rate]:,.0f} ex/s"), TimeElapsedColumn(),
+                                 console=console, transient=False)
+        self.tasks: dict[int, int] = {}
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def __call__(self, epoch: int, step: int, steps: int, loss: float) -> None:
+        if epoch not in self.tasks:
+            self.tasks[epoch] = self.progress.add_task("", total=steps, epoch=epoch + 1, loss=loss, rate=0.0)
+        task = self.progress.tasks[self.tasks[epoch]]
+        elapsed = task.elapsed or 1e-9
+        self.progress.update(self.tasks[epoch], completed=step, loss=loss,
+                             rate=step * self.batch_size / elapsed)
+
+
+def train_summary(run_dir, manifest: dict) -> None:
+    """Prints the run folder, figures per epoch and the held-out retrieval recall."""
+    t = manifest["training"]
+    console.print(f"model {run_dir.name}: {t['examples']:,} examples, {t['articles']:,} articles "
+                  f"({t['recent_articles']:,} on sale recently), {t['customers']:,} customers; "
+                  f"data cut-off {manifest['cutoff']}")
+    for e in t["epochs"]:
+        console.print(f"  epoch {e['epoch']}: loss {e['loss']:.4f}, {e['examples_per_s']:,.0f} examples/s")
+    r = manifest.get("retrieval") or {}
+    if r:
+        console.print(f"held-out week: {r['buyers']:,} buyers; two-tower recall@12 {r['recall@12']:.4f}, "
+                      f"recall@100 {r['recall@100']:.4f}")

@@ -1,0 +1,47 @@
+"""The competition's metric and its companions, computed on NumPy arrays of top-k lists.
+
+MAP@12 is the mean over the customers who bought anything in the evaluated week of AP@12, where
+AP@12 = sum_k P(k) * rel(k) / min(number of distinct articles bought, 12). A list's repeated
+article counts once (the first time), as in the competition's scoring of distinct purchases.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def average_precision(predicted: list[int] | np.ndarray, actual: set[int], k: int = 12) -> float:
+    """AP@k of one list against the set of articles bought."""
+    if not actual:
+        return 0.0
+    hits, total, seen = 0, 0.0, set()
+    for rank, item in enumerate(list(predicted)[:k], start=1):
+        if item in actual and item not in seen:
+            hits += 1
+            total += hits / rank
+        seen.add(item)
+    return total / min(len(actual), k)
+
+
+def map_at_k(predictions: dict[int, np.ndarray], truth: dict[int, set[int]], k: int = 12) -> float:
+    """Mean AP@k over the customers in `truth` (those who bought); missing lists score 0."""
+    if not truth:
+        return 0.0
+    return float(np.mean([average_precision(predictions.get(c, []), bought, k)
+                          for c, bought in truth.items()]))
+
+
+def recall_at_k(predictions: dict[int, np.ndarray], truth: dict[int, set[int]], k: int) -> float:
+    """Mean over buyers of the share of their distinct purchases found in the top k."""
+    if not truth:
+        return 0.0
+    return float(np.mean([len(bought & set(np.asarray(predictions.get(c, []))[:k].tolist())) / len(bought)
+                          for c, bought in truth.items()]))
+
+
+def coverage(predictions: dict[int, np.ndarray], n_articles: int, k: int = 12) -> float:
+    """Share of the catalogue that appears in at least one top-k list."""
+    if not predictions or n_articles == 0:
+        return 0.0
+    shown = np.unique(np.concatenate([np.asarray(p)[:k] for p in predictions.values()]))
+    return float(len(shown[shown >= 0]) / n_articles)

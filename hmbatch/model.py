@@ -1,0 +1,117 @@
+"""The TFRS two-tower retrieval model: a customer (query) tower, an article (candidate) tower and
+an in-batch softmax retrieval task with log-q correction and accidental hits removed.
+
+Importing this module imports TensorFlow (several seconds): only `train` and the cold path of a
+customer unknown to the saved embeddings do.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tensorflow_recommenders as tfrs  # noqa: E402
+
+from hmbatch.features import (ARTICLE_CATEGORICAL, ARTICLE_NUMERIC, CUSTOMER_CATEGORICAL,  # noqa: E402
+                              CUSTOMER_NUMERIC, RECENT_ARTICLES, Vocabularies)
+
+CATEGORY_DIM = 16
+
+
+def _category_embeddings(names, cardinality: dict[str, int]) -> dict[str, tf.keras.layers.Layer]:
+    return {name: tf.keras.layers.Embedding(cardinality[name] + 1, CATEGORY_DIM, name=f"{name}_emb")
+            for name in names}
+
+
+def _mlp(dim: int, name: str) -> tf.keras.Sequential:
+    return tf.keras.Sequential([tf.keras.layers.Dense(2 * dim, activation="relu"),
+                                tf.keras.layers.Dense(dim)], name=name)
+
+
+class CustomerTower(tf.keras.Model):
+    """Customer id (unknown ids share the OOV slot), attributes and point-in-time history."""
+
+    def __init__(self, vocab: Vocabularies, dim: int, use_id: bool = True):
+        super().__init__(name="customer_tower")
+        self.use_id = use_id
+        self.id_lookup = tf.keras.layers.IntegerLookup(vocabulary=vocab.customer_ids, mask_token=None)
+        self.id_embedding = tf.keras.layers.Embedding(len(vocab.customer_ids) + 1, dim)
+        self.recent_lookup = tf.keras.layers.IntegerLookup(vocabulary=vocab.article_ids, mask_token=None)
+        self.recent_embedding = tf.keras.layers.Embedding(len(vocab.article_ids) + 1, dim)
+        self.categories = _category_embeddings(CUSTOMER_CATEGORICAL, vocab.cardinality)
+        self.mlp = _mlp(dim, "customer_mlp")
+
+    def call(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
+        parts = [self.categories[n](features[n]) for n in CUSTOMER_CATEGORICAL]
+        parts.append(tf.stack([features[n] for n in CUSTOMER_NUMERIC], axis=1))
+        recent = tf.stack([features[n] for n in RECENT_ARTICLES], axis=1)
+        mask = tf.cast(tf.not_equal(recent, 0), tf.float32)[:, :, None]
+        pooled = tf.reduce_sum(self.recent_embedding(self.recent_lookup(recent)) * mask, axis=1)
+        parts.append(pooled / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0))
+        if self.use_id:
+            parts.append(self.id_embedding(self.id_lookup(features["customer_idx"])))
+        return self.mlp(tf.concat(parts, axis=1))
+
+
+class ArticleTower(tf.keras.Model):
+    """Article id, product code (so a new colour starts from its product), attributes, and
+    time-aware features (age since first sale, recent sales)."""
+
+    def __init__(self, vocab: Vocabularies, dim: int):
+        super().__init__(name="article_tower")
+        self.id_lookup = tf.keras.layers.IntegerLookup(vocabulary=vocab.article_ids, mask_token=None)
+        self.id_embedding = tf.keras.layers.Embedding(len(vocab.article_ids) + 1, dim)
+        self.code_lookup = tf.keras.layers.IntegerLookup(vocabulary=vocab.product_codes, mask_token=None)
+        self.code_embedding = tf.keras.layers.Embedding(len(vocab.product_codes) + 1, dim)
+        self.categories = _category_embeddings(ARTICLE_CATEGORICAL, vocab.cardinality)
+        self.mlp = _mlp(dim, "article_mlp")
+
+    def call(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
+        parts = [self.id_embedding(self.id_lookup(features["article_id"])),
+                 self.code_embedding(self.code_lookup(features["product_code"]))]
+        parts += [self.categories[n](features[n]) for n in ARTICLE_CATEGORICAL]
+        parts.append(tf.stack([features[n] for n in ARTICLE_NUMERIC], axis=1))
+        return self.mlp(tf.concat(parts, axis=1))
+
+
+class TwoTower(tfrs.Model):
+    """Customer and article towers trained with in-batch softmax retrieval.
+
+    The loss is corrected for popularity with each candidate's sampling probability (log-q), and
+    in-batch negatives that are the positive article itself (accidental hits) are removed.
+    """
+
+    def __init__(self, vocab: Vocabularies, dim: int = 64, temperature: float = 1.0,
+                 use_customer_id: bool = True):
+        super().__init__()
+        self.query_model = CustomerTower(vocab, dim, use_customer_id)
+        self.candidate_model = ArticleTower(vocab, dim)
+        self.task = tfrs.tasks.Retrieval(temperature=temperature, remove_accidental_hits=True)
+
+    def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
+        return self.task(self.query_model(features), self.candidate_model(features),
+                         candidate_sampling_probability=features["sampling_prob"],
+                         candidate_ids=features["article_id"], compute_metrics=False)
+
+
+def embed(tower: tf.keras.Model, columns: dict[str, np.ndarray], batch_size: int = 8192) -> np.ndarray:
+    """Runs a tower over NumPy columns in batches; returns float32 embeddings."""
+    data = tf.data.Dataset.from_tensor_slices(to_tensors(columns)).batch(batch_size)
+    out = [tower(batch).numpy() for batch in data]
+    dim = tower.mlp.layers[-1].units
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, dim), np.float32)
+
+
+def to_tensors(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Casts columns to the dtypes the towers take: int64 ids and codes, float32 numbers."""
+    out = {}
+    for name, values in columns.items():
+        if values.dtype.kind in "iu":
+            out[name] = values.astype(np.int64)
+        elif values.dtype.kind == "f":
+            out[name] = values.astype(np.float32)
+    return out

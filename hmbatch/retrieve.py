@@ -1,0 +1,257 @@
+"""Candidates and top-12 lists shared by `query`, `submit` and `evaluate`.
+
+For a chunk of customers three sources propose articles: the two-tower index (restricted to the
+articles on sale recently), the customer's own recent purchases, and last week's best sellers of
+the customer's age group. Every candidate then gets all four score components (two-tower dot
+product, log of last week's sales, repurchase score, age-group popularity), so that duplicates
+score alike, and a strategy ranks them: one source first then popular to fill, or the blend, a
+weighted sum whose weights `evaluate --tune` fits. Lists hold exactly K distinct articles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from hmbatch.errors import HmbatchError
+from hmbatch.index import FaissIndex
+from hmbatch.sqlfiles import execute_file
+
+STRATEGIES = ("blend", "two-tower", "repurchase", "popular")
+SOURCES = {1: "two-tower", 2: "repurchase", 4: "popular"}
+DEFAULT_BLEND = {"dot": 1.0, "log_pop": 1.0, "rep": 5.0, "pop": 1.0}
+TT_CANDIDATES, REP_CANDIDATES, POP_CANDIDATES = 24, 12, 24
+REPURCHASE_DAYS = 56
+PRIMARY = 1e6
+
+
+@dataclass
+class Candidates:
+    """Per customer (rows) and candidate (columns): id, score components and source bits."""
+
+    ids: np.ndarray
+    dot: np.ndarray
+    log_pop: np.ndarray
+    rep: np.ndarray
+    pop: np.ndarray
+    source: np.ndarray
+
+    def score(self, strategy: str, weights: dict[str, float]) -> np.ndarray:
+        """The ranking score of each candidate under `strategy` (-inf for empty slots)."""
+        fill = np.where(self.source & 4, self.pop, -np.inf)
+        if strategy == "blend":
+            score = (weights["dot"] * self.dot + weights["log_pop"] * self.log_pop +
+                     weights["rep"] * self.rep + weights["pop"] * self.pop)
+        elif strategy == "two-tower":
+            score = np.where(self.source & 1, PRIMARY + self.dot + self.log_pop, fill)
+        elif strategy == "repurchase":
+            score = np.where(self.source & 2, PRIMARY + self.rep, fill)
+        elif strategy == "popular":
+            score = fill
+        else:
+            raise HmbatchError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+        return np.where(self.ids >= 0, score, -np.inf)
+
+
+def top_distinct(ids: np.ndarray, score: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the k best distinct ids by score (ties: smaller id first); returns (ids, positions)."""
+    order = np.lexsort((ids, -score), axis=-1)
+    ids_sorted = np.take_along_axis(ids, order, axis=1)
+    score_sorted = np.take_along_axis(score, order, axis=1)
+    dup = np.zeros_like(ids_sorted, dtype=bool)
+    dup[:, 1:] = ids_sorted[:, 1:] == ids_sorted[:, :-1]
+    keep = ~dup & np.isfinite(score_sorted)
+    rank = np.where(keep, np.cumsum(keep, axis=1), k + 1)
+    rows, cols = np.nonzero(rank <= k)
+    out_ids = np.full((ids.shape[0], k), -1, dtype=np.int64)
+    out_pos = np.full((ids.shape[0], k), -1, dtype=np.int64)
+    out_ids[rows, rank[rows, cols] - 1] = ids_sorted[rows, cols]
+    out_pos[rows, rank[rows, cols] - 1] = order[rows, cols]
+    return out_ids, out_pos
+
+
+def age_group(age: np.ndarray) -> np.ndarray:
+    """Age bucket as in sql/serving/popular.sql: 0..4, or -1 when the age is missing."""
+    age = np.asarray(age, dtype=np.float64)
+    group = np.clip((np.nan_to_num(age, nan=0) - 15) // 10, 0, 4).astype(np.int64)
+    return np.where(np.isnan(age), -1, group)
+
+
+class Retriever:
+    """A trained run opened for serving: index, embeddings, popularity and repurchase lists."""
+
+    def __init__(self, run_dir: Path, manifest: dict, con: duckdb.DuckDBPyConnection):
+        self.run_dir, self.manifest, self.con = run_dir, manifest, con
+        self.cutoff = dt.date.fromisoformat(manifest["cutoff"])
+        self.recent = FaissIndex.load(run_dir / "index_recent")
+        full = FaissIndex.load(run_dir / "index_all")
+        self.article_ids = full.ids
+        self.vectors = full.index.reconstruct_n(0, full.index.ntotal)
+        self.dim = self.vectors.shape[1] - 1
+        self.customer_emb = np.load(run_dir / "customer_embeddings.npy", mmap_mode="r")
+        self.weights = manifest.get("blend") or DEFAULT_BLEND
+        self._repurchase: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._load_popular()
+
+    @classmethod
+    def from_parts(cls, run_dir: Path, manifest: dict, con: duckdb.DuckDBPyConnection) -> "Retriever":
+        return cls(run_dir, manifest, con)
+
+    @classmethod
+    def open(cls, ws, allow_stale: bool = False, read_only: bool = True) -> "Retriever":
+        """Opens the workspace's current model and checks that it matches the database."""
+        from hmbatch.data import read_meta
+        run_dir = ws.current_model()
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        con = duckdb.connect(str(ws.require_db()), read_only=read_only)
+        fingerprint = read_meta(con)["fingerprint"]
+        if manifest["fingerprint"] != fingerprint and not allow_stale:
+            con.close()
+            raise HmbatchError(
+                f"the current model {run_dir.name} was trained on database {manifest['fingerprint']}, "
+                f"but the workspace's database is now {fingerprint}: run `hmbatch train` again, "
+                "or pass --allow-stale to use the old model anyway")
+        return cls(run_dir, manifest, con)
+
+    def _load_popular(self) -> None:
+        execute_file(self.con, "serving/popular.sql", {"cutoff": str(self.cutoff)})
+        rows = self.con.execute("SELECT age_group, article_id, n_sales FROM popular").fetchnumpy()
+        pos = np.searchsorted(self.article_ids, rows["article_id"])
+        sales = np.zeros((6, len(self.article_ids)), np.float32)
+        sales[np.asarray(rows["age_group"]) + 1, pos] = rows["n_sales"]
+        self.pop_score = np.log1p(sales) / np.maximum(np.log1p(sales.max(axis=1, keepdims=True)), 1e-9)
+        alltime = self.con.execute("SELECT article_id FROM article_stats WHERE first_sale <= ? "
+                                   "ORDER BY n_sales DESC, article_id LIMIT ?",
+                                   [self.cutoff, POP_CANDIDATES]).fetchnumpy()["article_id"]
+        fallback = np.searchsorted(self.article_ids, alltime)
+        lists = []
+        for row in range(6):
+            ranked = np.lexsort((self.article_ids, -sales[row]))
+            ranked = ranked[sales[row][ranked] > 0]
+            merged = list(dict.fromkeys(list(ranked) + list(np.lexsort((self.article_ids, -sales[0])))[
+                :POP_CANDIDATES] + list(fallback)))
+            lists.append(self.article_ids[np.array(merged[:POP_CANDIDATES], dtype=np.int64)])
+        self.pop_lists = np.stack(lists)
+
+    def best_sellers(self, k: int = 12) -> np.ndarray:
+        """Last week's k best sellers over all customers (the baseline's list)."""
+        return self.pop_lists[0][:k]
+
+    def customer_index(self, customer_ids: list[str]) -> np.ndarray:
+        """customer_idx for each id, -1 for ids not in the database."""
+        rows = self.con.execute("SELECT a.pos, c.customer_idx FROM (SELECT unnest(?) AS customer_id, "
+                                "unnest(range(?)) AS pos) a JOIN customers c USING (customer_id)",
+                                [list(customer_ids), len(customer_ids)]).fetchnumpy()
+        out = np.full(len(customer_ids), -1, np.int64)
+        out[rows["pos"]] = rows["customer_idx"]
+        return out
+
+    def ages(self, customer_idx: np.ndarray) -> np.ndarray:
+        """Age (NaN when missing) of each known customer; NaN for -1."""
+        idx = np.asarray(customer_idx, dtype=np.int64)
+        if len(idx) > 1000 and not hasattr(self, "_ages"):
+            age = self.con.execute("SELECT age FROM customers ORDER BY customer_idx").fetchnumpy()["age"]
+            self._ages = np.ma.filled(np.ma.asarray(age).astype(np.float64), np.nan)
+        if hasattr(self, "_ages"):
+            return np.where(idx >= 0, self._ages[np.maximum(idx, 0)], np.nan)
+        rows = self.con.execute("SELECT customer_idx, age FROM customers WHERE customer_idx IN "
+                                "(SELECT unnest(?))", [idx.tolist()]).fetchnumpy()
+        lookup = dict(zip(rows["customer_idx"].tolist(),
+                          np.ma.filled(np.ma.asarray(rows["age"]).astype(np.float64), np.nan).tolist()))
+        return np.array([lookup.get(i, np.nan) for i in idx.tolist()], dtype=np.float64)
+
+    def load_repurchase(self, customer_idx: np.ndarray | None = None) -> None:
+        """Reads the repurchase lists of the given customers (default: every customer) at once."""
+        if customer_idx is None:
+            self.con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT customer_idx FROM customers")
+        else:
+            self.con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT CAST(unnest(?) AS INTEGER) "
+                             "AS customer_idx", [np.asarray(customer_idx, np.int64).tolist()])
+        execute_file(self.con, "serving/repurchase.sql",
+                     {"cutoff": str(self.cutoff), "days": REPURCHASE_DAYS, "k": REP_CANDIDATES})
+        rows = self.con.execute("SELECT customer_idx, article_id, score FROM repurchase").fetchnumpy()
+        self._repurchase = tuple(np.asarray(rows[c]) for c in ("customer_idx", "article_id", "score"))
+
+    def repurchase_lists(self, customer_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, scores) of shape (n, REP_CANDIDATES), -1 / 0 where a customer has fewer."""
+        if self._repurchase is None:
+            self.load_repurchase(customer_idx)
+        cust, art, score = self._repurchase
+        start = np.searchsorted(cust, customer_idx, side="left")
+        count = np.searchsorted(cust, customer_idx, side="right") - start
+        slot = np.arange(REP_CANDIDATES)
+        valid = (slot[None, :] < count[:, None]) & (np.asarray(customer_idx)[:, None] >= 0)
+        take = np.minimum(start[:, None] + slot[None, :], max(len(cust) - 1, 0))
+        if len(cust) == 0:
+            return np.full(valid.shape, -1, np.int64), np.zeros(valid.shape, np.float32)
+        return np.where(valid, art[take], -1).astype(np.int64), np.where(valid, score[take], 0).astype(np.float32)
+
+    def embeddings(self, customer_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(vectors, known) for customers: the saved embedding, or the towers for later ones."""
+        idx = np.asarray(customer_idx, np.int64)
+        known = (idx >= 0) & (idx < len(self.customer_emb))
+        vectors = np.zeros((len(idx), self.dim), np.float32)
+        vectors[known] = self.customer_emb[idx[known]]
+        late = (idx >= len(self.customer_emb))
+        if late.any():
+            vectors[late] = self._embed_with_towers(idx[late])
+            known = known | late
+        return vectors, known
+
+    def _embed_with_towers(self, customer_idx: np.ndarray) -> np.ndarray:
+        from hmbatch import features, train  # imports TensorFlow: only for customers added later
+        tower = train.load_model(self.run_dir, self.manifest).query_model
+        cols = features.customer_features_at(self.con, self.cutoff + dt.timedelta(days=1), customer_idx)
+        order = np.searchsorted(cols["customer_idx"], customer_idx)
+        from hmbatch.model import embed
+        return embed(tower, cols)[order] / self.manifest["config"]["temperature"]
+
+    def candidates(self, customer_idx: np.ndarray) -> Candidates:
+        """All candidates of a chunk of customers with every score component."""
+        idx = np.asarray(customer_idx, np.int64)
+        queries, known = self.embeddings(idx)
+        tt_ids = np.full((len(idx), TT_CANDIDATES), -1, np.int64)
+        if known.any():
+            aug = np.hstack([queries[known], np.ones((int(known.sum()), 1), np.float32)])
+            tt_ids[known] = self.recent.search(aug, TT_CANDIDATES)[1]
+        rep_ids, rep_scores = self.repurchase_lists(idx)
+        group = age_group(self.ages(idx)) + 1
+        pop_ids = self.pop_lists[group]
+        ids = np.concatenate([tt_ids, rep_ids, pop_ids], axis=1)
+        pos = np.clip(np.searchsorted(self.article_ids, ids), 0, len(self.article_ids) - 1)
+        vec = self.vectors[pos]
+        in_tt = (ids[:, :, None] == tt_ids[:, None, :]).any(-1) & (ids >= 0)
+        rep_match = ids[:, :, None] == rep_ids[:, None, :]
+        in_pop = (ids[:, :, None] == pop_ids[:, None, :]).any(-1)
+        source = in_tt * 1 + rep_match.any(-1) * 2 + in_pop * 4
+        return Candidates(ids=ids, dot=np.einsum("cmd,cd->cm", vec[:, :, :self.dim], queries),
+                          log_pop=vec[:, :, self.dim], rep=(rep_match * rep_scores[:, None, :]).sum(-1),
+                          pop=self.pop_score[group[:, None], pos], source=source.astype(np.int8))
+
+    def recommend(self, customer_idx: np.ndarray, strategy: str = "blend", k: int = 12,
+                  weights: dict | None = None) -> tuple[np.ndarray, Candidates, np.ndarray]:
+        """Top-k distinct articles per customer: (ids, candidates, chosen positions)."""
+        cand = self.candidates(customer_idx)
+        ids, pos = top_distinct(cand.ids, cand.score(strategy, weights or self.weights), k)
+        return ids, cand, pos
+
+    def holdout_recall(self) -> dict:
+        """recall@12 and recall@100 of the two-tower retrieval alone on the held-out week."""
+        from hmbatch.features import purchases_after
+        from hmbatch.metrics import recall_at_k
+        days = self.manifest["config"]["holdout_days"]
+        truth = purchases_after(self.con, self.cutoff, days)
+        if not truth:
+            return {}
+        idx = np.array(sorted(truth), np.int64)
+        queries, _ = self.embeddings(idx)
+        aug = np.hstack([queries, np.ones((len(idx), 1), np.float32)])
+        found = self.recent.search(aug, 100)[1]
+        preds = dict(zip(idx.tolist(), found))
+        return {"buyers": len(truth), "recall@12": recall_at_k(preds, truth, 12),
+                "recall@100": recall_at_k(preds, truth, 100)}

@@ -1,0 +1,210 @@
+"""`hmbatch train`: examples from DuckDB -> TFRS two-tower -> embeddings, FAISS index, manifest.
+
+Everything is written into a new run folder under the workspace's tmp/ and moved into models/
+only when complete; CURRENT then points at it, so an interrupted run changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from hmbatch import features
+from hmbatch.errors import HmbatchError
+from hmbatch.workspace import Workspace, remove_path, signals_as_interrupt
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Options of one training run; written into the run's manifest.
+
+    Attributes:
+        holdout_days: days at the end of the data kept out of training and features (0 = none).
+        weeks: weeks of purchases before the cut-off used as training examples.
+        epochs: passes over the examples.
+        dim: embedding size of both towers.
+        batch_size: examples per step; in-batch softmax cost grows with its square.
+        learning_rate: Adam's learning rate.
+        temperature: softmax temperature of the retrieval loss.
+        use_customer_id: whether the customer tower has a per-customer id embedding.
+        recent_days: articles sold in this many days before the cut-off form the "recent" index.
+        seed: random seed (same seed, same machine: same model).
+    """
+
+    holdout_days: int = 7
+    weeks: int = 12
+    epochs: int = 2
+    dim: int = 64
+    batch_size: int = 1024
+    learning_rate: float = 0.005
+    temperature: float = 1.0
+    use_customer_id: bool = True
+    recent_days: int = 28
+    seed: int = 0
+
+
+def _tf_setup(seed: int):
+    from hmbatch import model as model_mod  # TensorFlow is imported only here
+    tf = model_mod.tf
+    tf.keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    return model_mod, tf
+
+
+def sampling_probability(article_ids: np.ndarray) -> np.ndarray:
+    """Each example's candidate frequency among the examples (for the log-q correction)."""
+    uniques, inverse, counts = np.unique(article_ids, return_inverse=True, return_counts=True)
+    return (counts[inverse] / len(article_ids)).astype(np.float32)
+
+
+def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=None):
+    """Trains the two-tower model on `examples`; returns (model, epoch figures)."""
+    model_mod, tf = _tf_setup(config.seed)
+    columns = model_mod.to_tensors({**examples, "sampling_prob": sampling_probability(examples["article_id"])})
+    n = len(columns["article_id"])
+    data = (tf.data.Dataset.from_tensor_slices(columns)
+            .shuffle(n, seed=config.seed, reshuffle_each_iteration=True)
+            .batch(config.batch_size).prefetch(2))
+    model = model_mod.TwoTower(vocab, config.dim, config.temperature, config.use_customer_id)
+    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=config.learning_rate))
+    step_fn = tf.function(model.train_step, reduce_retracing=True)
+    figures = []
+    for epoch in range(config.epochs):
+        started = time.perf_counter()
+        losses = []
+        for step, batch in enumerate(data):
+            losses.append(float(step_fn(batch)["loss"]))
+            if progress:
+                progress(epoch, step + 1, -(-n // config.batch_size), np.mean(losses[-50:]))
+        seconds = time.perf_counter() - started
+        figures.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": round(seconds, 2),
+                        "examples_per_s": round(n / seconds, 1)})
+        if not np.isfinite(figures[-1]["loss"]):
+            raise HmbatchError("training diverged (loss is NaN): retry with a lower --learning-rate")
+    return model, figures
+
+
+def export(run_dir: Path, model, con, asof: dt.date, config: TrainConfig) -> dict:
+    """Writes the article index (all and recent), customer embeddings and tower weights."""
+    from hmbatch import model as model_mod
+    from hmbatch.index import FaissIndex, check_finite
+    arts = features.article_features_at(con, asof)
+    art_emb = check_finite(model_mod.embed(model.candidate_model, arts), "article")
+    log_pop = (arts["log_sales_7"] * 5).astype(np.float32)  # ln(1 + sales of the last 7 days)
+    vectors = np.hstack([art_emb, log_pop[:, None]])
+    FaissIndex().build(vectors, arts["article_id"]).save(run_dir / "index_all")
+    recent = (arts["log_sales_28"] > 0)
+    if config.recent_days != 28:
+        recent = _sold_since(con, arts["article_id"], asof - dt.timedelta(days=config.recent_days), asof)
+    FaissIndex().build(vectors[recent], arts["article_id"][recent]).save(run_dir / "index_recent")
+    custs = features.customer_features_at(con, asof)
+    cust_emb = check_finite(model_mod.embed(model.query_model, custs), "customer") / config.temperature
+    np.save(run_dir / "customer_embeddings.npy", cust_emb.astype(np.float32))
+    model.save_weights(str(run_dir / "towers" / "weights"))
+    return {"articles": len(art_emb), "recent_articles": int(recent.sum()), "customers": len(cust_emb)}
+
+
+def _sold_since(con, article_ids: np.ndarray, start: dt.date, asof: dt.date) -> np.ndarray:
+    sold = con.execute("SELECT DISTINCT article_id FROM transactions WHERE t_dat >= ? AND t_dat < ?",
+                       [start, asof]).fetchnumpy()["article_id"]
+    return np.isin(article_ids, sold)
+
+
+def save_vocab(run_dir: Path, vocab: features.Vocabularies) -> None:
+    """Saves what the towers are rebuilt from (ids, codes, category sizes)."""
+    folder = run_dir / "vocab"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("customer_ids", "article_ids", "product_codes"):
+        np.save(folder / f"{name}.npy", getattr(vocab, name))
+    (folder / "cardinality.json").write_text(json.dumps(vocab.cardinality))
+
+
+def load_vocab(run_dir: Path) -> features.Vocabularies:
+    """Reads what `save_vocab` wrote."""
+    folder = run_dir / "vocab"
+    arrays = {n: np.load(folder / f"{n}.npy") for n in ("customer_ids", "article_ids", "product_codes")}
+    return features.Vocabularies(**arrays, cardinality=json.loads((folder / "cardinality.json").read_text()))
+
+
+def previous_blend(ws: Workspace) -> dict | None:
+    """The tuned blend weights of the current model, carried over by a run without a held-out week."""
+    try:
+        manifest = json.loads((ws.current_model() / "manifest.json").read_text())
+    except (HmbatchError, OSError, ValueError):
+        return None
+    return manifest.get("blend")
+
+
+def train(ws: Workspace, config: TrainConfig, progress=None, log=print) -> Path:
+    """Trains a model on the workspace's database and makes it current.
+
+    Args:
+        ws: the workspace (its database must exist).
+        config: the run's options.
+        progress: optional callback(epoch, step, steps, loss) for a progress bar.
+        log: where one-line notes go.
+
+    Returns:
+        The new run folder.
+
+    Raises:
+        HmbatchError: no database, no training examples, or training diverged.
+    """
+    from hmbatch.data import connect_read_only, read_meta
+    with ws.writer_lock("train"), signals_as_interrupt():
+        con = connect_read_only(ws)
+        meta = read_meta(con)
+        cutoff, last = features.dates(con, config.holdout_days)
+        started = time.perf_counter()
+        examples = features.training_examples(con, cutoff, config.weeks)
+        if len(examples["article_id"]) == 0:
+            raise HmbatchError(f"no purchases in the {config.weeks} weeks up to {cutoff}: "
+                               "use a larger --weeks or a smaller --holdout-days")
+        feature_s = time.perf_counter() - started
+        log(f"{len(examples['article_id']):,} training examples from {config.weeks} weeks up to "
+            f"{cutoff} ({feature_s:.1f} s)")
+        vocab = features.vocabularies(con, examples)
+        model, epochs = fit(config, examples, vocab, progress)
+        tmp = ws.tmp_path("train")
+        try:
+            tmp.mkdir(parents=True)
+            sizes = export(tmp, model, con, cutoff + dt.timedelta(days=1), config)
+            save_vocab(tmp, vocab)
+            manifest = {
+                "config": dataclasses.asdict(config), "cutoff": str(cutoff), "last_date": str(last),
+                "fingerprint": meta["fingerprint"], "created": dt.datetime.now().isoformat(timespec="seconds"),
+                "training": {"examples": len(examples["article_id"]), "feature_seconds": round(feature_s, 2),
+                             "epochs": epochs, **sizes},
+                "blend": previous_blend(ws) if config.holdout_days == 0 else None,
+            }
+            if config.holdout_days > 0:
+                from hmbatch.retrieve import Retriever
+                manifest["retrieval"] = Retriever.from_parts(tmp, manifest, con).holdout_recall()
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
+            run_dir = ws.models_dir / _run_name(config)
+            os.replace(tmp, run_dir)
+        finally:
+            remove_path(tmp)
+            con.close()
+        ws.set_current_model(run_dir)
+    return run_dir
+
+
+def _run_name(config: TrainConfig) -> str:
+    return f"run-{dt.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}-h{config.holdout_days}"
+
+
+def load_model(run_dir: Path, manifest: dict):
+    """Rebuilds a run's two-tower model from its vocabularies and saved weights."""
+    config = TrainConfig(**manifest["config"])
+    model_mod, _ = _tf_setup(config.seed)
+    model = model_mod.TwoTower(load_vocab(run_dir), config.dim, config.temperature, config.use_customer_id)
+    model.load_weights(str(run_dir / "towers" / "weights")).expect_partial()
+    return model
