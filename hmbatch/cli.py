@@ -77,6 +77,47 @@ def train(holdout_days: int = typer.Option(7, help="Days at the end kept out for
     report.train_summary(run_dir, json.loads((run_dir / "manifest.json").read_text()))
 
 
+StrategyOpt = typer.Option("blend", help="blend | two-tower | repurchase | popular")
+StaleOpt = typer.Option(False, "--allow-stale", help="Use a model trained on an older database.")
+
+
+@command
+def evaluate(strategy: str = typer.Option("all", help="all, or one of blend, two-tower, repurchase, popular."),
+             tune: bool = typer.Option(False, "--tune", help="Fit the blend weights on the held-out week."),
+             json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+             allow_stale: bool = StaleOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
+    """Score every strategy and both baselines on the current model's held-out week."""
+    import json
+    from hmbatch import evaluate as evaluate_mod, report, retrieve
+    strategies = retrieve.STRATEGIES if strategy == "all" else (retrieve.check_strategy(strategy),)
+    out = evaluate_mod.evaluate(Workspace.resolve(workspace), strategies, tune, allow_stale)
+    report.console.print_json(json.dumps(out)) if json_out else report.evaluation(out)
+
+
+@command
+def query(customer_id: str = typer.Argument(..., help="The customer's id (64 hex digits in H&M data)."),
+          k: int = typer.Option(12, "--k", help="How many articles."),
+          strategy: str = StrategyOpt,
+          json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+          allow_stale: bool = StaleOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
+    """Show one customer's top-k articles with names, scores and sources."""
+    import json
+    from hmbatch import query as query_mod, report
+    out = query_mod.query(Workspace.resolve(workspace), customer_id, k, strategy, allow_stale)
+    print(json.dumps(out)) if json_out else report.query_result(out)
+
+
+@command
+def submit(out: Optional[Path] = typer.Option(None, "--out", help="CSV path (default: in the workspace)."),
+           strategy: str = StrategyOpt, allow_stale: bool = StaleOpt,
+           workspace: Optional[Path] = WorkspaceOpt) -> None:
+    """Write the competition's CSV: 12 articles for every customer."""
+    from hmbatch import report, submit as submit_mod
+    with report.ChunkProgress("submit") as progress:
+        result = submit_mod.submit(Workspace.resolve(workspace), out, strategy, allow_stale, progress)
+    report.submit_summary(result)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app(prog_name="hmbatch")
 

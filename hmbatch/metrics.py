@@ -7,6 +7,8 @@ article counts once (the first time), as in the competition's scoring of distinc
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -45,3 +47,36 @@ def coverage(predictions: dict[int, np.ndarray], n_articles: int, k: int = 12) -
         return 0.0
     shown = np.unique(np.concatenate([np.asarray(p)[:k] for p in predictions.values()]))
     return float(len(shown[shown >= 0]) / n_articles)
+
+
+@dataclass(frozen=True)
+class Truth:
+    """The held-out purchases of B buyers as flat arrays, for vectorised scoring."""
+
+    customers: np.ndarray  # (B,) customer_idx, sorted
+    keys: np.ndarray  # sorted row * 2**32 + article_id of every distinct purchase
+    counts: np.ndarray  # (B,) distinct articles bought
+
+    @classmethod
+    def from_sets(cls, truth: dict[int, set[int]]) -> "Truth":
+        customers = np.array(sorted(truth), dtype=np.int64)
+        rows = np.repeat(np.arange(len(customers)), [len(truth[c]) for c in customers.tolist()])
+        arts = np.array([a for c in customers.tolist() for a in sorted(truth[c])], dtype=np.int64)
+        return cls(customers, np.sort(rows * 2**32 + arts), np.array([len(truth[c]) for c in customers.tolist()]))
+
+    def hits(self, predicted: np.ndarray) -> np.ndarray:
+        """(B, k) booleans: was the article at each rank bought (lists must hold distinct ids)."""
+        keys = np.arange(len(self.customers))[:, None] * 2**32 + predicted
+        return np.isin(keys, self.keys) & (predicted >= 0)
+
+
+def map_at_k_matrix(predicted: np.ndarray, truth: Truth, k: int = 12) -> np.ndarray:
+    """AP@k of each buyer's row of distinct predicted ids (row order = truth.customers)."""
+    hits = truth.hits(predicted[:, :k]).astype(np.float64)
+    precision = np.cumsum(hits, axis=1) / np.arange(1, hits.shape[1] + 1)
+    return (precision * hits).sum(axis=1) / np.minimum(truth.counts, k)
+
+
+def recall_matrix(predicted: np.ndarray, truth: Truth, k: int) -> np.ndarray:
+    """Each buyer's share of distinct purchases found in the first k predictions."""
+    return truth.hits(predicted[:, :k]).sum(axis=1) / truth.counts

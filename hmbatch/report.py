@@ -80,3 +80,74 @@ def train_summary(run_dir, manifest: dict) -> None:
     if r:
         console.print(f"held-out week: {r['buyers']:,} buyers; two-tower recall@12 {r['recall@12']:.4f}, "
                       f"recall@100 {r['recall@100']:.4f}")
+
+
+def evaluation(out: dict) -> None:
+    """Prints MAP@12, recall@12 and coverage per strategy and baseline, then by segment."""
+    table = Table(title=f"held-out week after {out['cutoff']}: {out['buyers']:,} buyers "
+                        f"(model {out['model']})")
+    for column in ("strategy", "MAP@12", "recall@12", "coverage"):
+        table.add_column(column, justify="left" if column == "strategy" else "right")
+    for name, res in out["results"].items():
+        table.add_row(name, f"{res['map@12']:.5f}", f"{res['recall@12']:.4f}", f"{res['coverage']:.4f}")
+    console.print(table)
+    seg_names = sorted({s for res in out["results"].values() for s in res["segments"]})
+    seg_table = Table(title="MAP@12 by segment (buyers)")
+    seg_table.add_column("strategy")
+    for s in seg_names:
+        n = next(res["segments"][s]["buyers"] for res in out["results"].values() if s in res["segments"])
+        seg_table.add_column(f"{s} ({n:,})", justify="right")
+    for name, res in out["results"].items():
+        seg_table.add_row(name, *[f"{res['segments'].get(s, {}).get('map@12', float('nan')):.5f}"
+                                  for s in seg_names])
+    console.print(seg_table)
+    if "tuning" in out:
+        t = out["tuning"]
+        console.print(f"blend weights tuned and saved: {t['weights']} (MAP@12 {t['map@12_fitted']:.5f} "
+                      f"on the buyers they were fitted on; {t['map@12_other_half']:.5f} on a half "
+                      "not used for fitting)")
+
+
+def query_result(out: dict) -> None:
+    """Prints one customer's list as a table."""
+    if out["note"]:
+        console.print(f"[yellow]note:[/yellow] {out['note']}")
+    table = Table(title=f"{out['customer_id'][:16]}… top {len(out['items'])} ({out['strategy']}, "
+                        f"model {out['model']})")
+    for column in ("#", "article_id", "name", "product type", "colour", "score", "source"):
+        table.add_column(column, justify="right" if column in ("#", "score") else "left")
+    for item in out["items"]:
+        table.add_row(str(item["rank"]), item["article_id"], item.get("name") or "",
+                      item.get("product_type") or "", item.get("colour") or "", f"{item['score']:.4f}",
+                      ", ".join(item["sources"]))
+    console.print(table)
+
+
+class ChunkProgress:
+    """A rich progress bar over customers for submit."""
+
+    def __init__(self, label: str):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        self.progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=console)
+        self.task = None
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.progress.__exit__(*exc)
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.task is None:
+            self.task = self.progress.add_task("", total=total)
+        self.progress.update(self.task, completed=done)
+
+
+def submit_summary(out: dict) -> None:
+    """Prints where the submission is and how fast it was written."""
+    console.print(f"wrote {out['customers']:,} customers ({out['unknown']:,} unknown to the database, "
+                  f"given the cold-start list) with {out['strategy']} from model {out['model']} in "
+                  f"{out['seconds']:.1f} s ({out['customers_per_s']:,.0f} customers/s)")
+    console.print(f"submission: {out['path']}")

@@ -255,3 +255,10 @@ class Retriever:
         preds = dict(zip(idx.tolist(), found))
         return {"buyers": len(truth), "recall@12": recall_at_k(preds, truth, 12),
                 "recall@100": recall_at_k(preds, truth, 100)}
+
+
+def check_strategy(name: str) -> str:
+    """Returns `name` if it is a strategy, else raises naming the choices."""
+    if name not in STRATEGIES:
+        raise HmbatchError(f"unknown strategy {name!r}: choose one of {', '.join(STRATEGIES)}")
+    return name

@@ -21,7 +21,13 @@ def parameters(sql: str) -> set[str]:
     return set(re.findall(r"\$(\w+)", sql))
 
 
-def execute_file(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, object]) -> None:
-    """Runs sql/`name` statement by statement with its bind parameters."""
+def execute_file(con: duckdb.DuckDBPyConnection, name: str,
+                 params: dict[str, object]) -> duckdb.DuckDBPyConnection:
+    """Runs sql/`name` statement by statement with its bind parameters.
+
+    Returns:
+        The connection, holding the last statement's result (for `.fetchnumpy()`).
+    """
     for statement in split_statements((SQL_DIR / name).read_text()):
         con.execute(statement, {k: params[k] for k in parameters(statement)})
+    return con

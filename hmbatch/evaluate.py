@@ -1,0 +1,152 @@
+"""`hmbatch evaluate`: MAP@12, recall@12 and coverage of every strategy and both baselines on the
+current model's held-out week, overall and by customer segment; `--tune` fits the blend weights.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import numpy as np
+
+from hmbatch.errors import HmbatchError
+from hmbatch.features import purchases_after
+from hmbatch.metrics import Truth, map_at_k_matrix, recall_matrix
+from hmbatch.retrieve import STRATEGIES, Candidates, Retriever, top_distinct
+from hmbatch.sqlfiles import execute_file
+from hmbatch.workspace import Workspace, atomic_write_text, signals_as_interrupt
+
+BASELINES = ("baseline: last week's best sellers", "baseline: recent purchases + best sellers")
+TUNE_GRID = {"dot": (0.0, 0.5, 1.0, 2.0, 4.0), "log_pop": (0.0, 0.5, 1.0, 2.0, 4.0),
+             "rep": (0.0, 3.0, 10.0, 30.0, 100.0), "pop": (0.0, 1.0, 3.0, 10.0)}
+TUNE_SAMPLE = 20000
+CHUNK = 8192
+
+
+def held_out(r: Retriever) -> Truth:
+    """The held-out week's buyers and purchases, or an error naming the fix."""
+    days = r.manifest["config"]["holdout_days"]
+    if days <= 0:
+        raise HmbatchError(f"model {r.run_dir.name} was trained with --holdout-days 0, so it has no "
+                           "held-out week: train with --holdout-days 7 to evaluate")
+    truth = purchases_after(r.con, r.cutoff, days)
+    if not truth:
+        raise HmbatchError(f"nobody bought anything in the {days} held-out days after {r.cutoff}")
+    return Truth.from_sets(truth)
+
+
+def chunked_candidates(r: Retriever, customers: np.ndarray) -> list[Candidates]:
+    r.load_repurchase(customers)
+    return [r.candidates(customers[i:i + CHUNK]) for i in range(0, len(customers), CHUNK)]
+
+
+def rank(chunks: list[Candidates], strategy: str, weights: dict, k: int = 12) -> np.ndarray:
+    return np.concatenate([top_distinct(c.ids, c.score(strategy, weights), k)[0] for c in chunks])
+
+
+def baselines(r: Retriever, customers: np.ndarray, k: int = 12) -> dict[str, np.ndarray]:
+    """Lists of the two public baselines for `customers`."""
+    best = r.best_sellers(k)
+    r.con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT CAST(unnest(?) AS INTEGER) AS "
+                  "customer_idx", [customers.tolist()])
+    rows = execute_file(r.con, "serving/baseline_recent.sql", {"cutoff": str(r.cutoff), "days": 28})
+    rows = r.con.execute("SELECT customer_idx, article_id, rank FROM baseline_recent "
+                         "WHERE rank <= ?", [k]).fetchnumpy()
+    recent = np.full((len(customers), k), -1, np.int64)
+    recent[np.searchsorted(customers, rows["customer_idx"]), rows["rank"] - 1] = rows["article_id"]
+    both = np.concatenate([recent, np.broadcast_to(best, (len(customers), k))], axis=1)
+    order = -np.arange(both.shape[1], dtype=np.float64)
+    filled, _ = top_distinct(both, np.where(both >= 0, order, -np.inf), k)
+    return {BASELINES[0]: np.broadcast_to(best, (len(customers), k)), BASELINES[1]: filled}
+
+
+def segments(r: Retriever, customers: np.ndarray) -> np.ndarray:
+    r.con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT CAST(unnest(?) AS INTEGER) AS "
+                  "customer_idx", [customers.tolist()])
+    return np.asarray(execute_file(r.con, "serving/segments.sql", {"cutoff": str(r.cutoff)})
+                      .fetchnumpy()["segment"])
+
+
+def score_lists(lists: np.ndarray, truth: Truth, seg: np.ndarray, n_articles: int) -> dict:
+    ap = map_at_k_matrix(lists, truth)
+    out = {"map@12": float(ap.mean()), "recall@12": float(recall_matrix(lists, truth, 12).mean()),
+           "coverage": float(len(np.unique(lists[lists >= 0])) / n_articles)}
+    out["segments"] = {s: {"buyers": int((seg == s).sum()), "map@12": float(ap[seg == s].mean())}
+                       for s in ("no history", "active last month", "inactive") if (seg == s).any()}
+    return out
+
+
+def subset(truth: Truth, take: np.ndarray) -> Truth:
+    """The buyers at rows `take` (sorted) of `truth`, renumbered."""
+    rows, arts = truth.keys // 2**32, truth.keys % 2**32
+    mask = np.isin(rows, take)
+    keys = np.searchsorted(take, rows[mask]) * 2**32 + arts[mask]
+    return Truth(truth.customers[take], np.sort(keys), truth.counts[take])
+
+
+def tune(cand: Candidates, truth: Truth) -> tuple[dict, float]:
+    """Grid search of the blend weights that maximise MAP@12 of `cand` against `truth`."""
+    best, best_map = None, -1.0
+    for values in itertools.product(*TUNE_GRID.values()):
+        weights = dict(zip(TUNE_GRID, values))
+        lists = top_distinct(cand.ids, cand.score("blend", weights), 12)[0]
+        score = float(map_at_k_matrix(lists, truth).mean())
+        if score > best_map + 1e-12:
+            best, best_map = weights, score
+    return best, best_map
+
+
+def tune_with_check(chunks: list[Candidates], truth: Truth) -> dict:
+    """Fits the weights on half the buyers and scores them on the other half (an honest figure),
+    then fits the weights to keep on (a sample of) all buyers."""
+    rng = np.random.default_rng(0)
+    rows = np.arange(len(truth.customers))
+    half = np.sort(rng.choice(rows, len(rows) // 2, replace=False))
+    other = np.setdiff1d(rows, half)
+    weights_half, _ = tune(_concat(chunks, half), subset(truth, half))
+    check = _concat(chunks, other)
+    held = float(map_at_k_matrix(top_distinct(check.ids, check.score("blend", weights_half), 12)[0],
+                                 subset(truth, other)).mean())
+    sample = rows if len(rows) <= TUNE_SAMPLE else np.sort(rng.choice(rows, TUNE_SAMPLE, replace=False))
+    weights, fitted = tune(_concat(chunks, sample), subset(truth, sample))
+    return {"weights": weights, "map@12_fitted": fitted, "map@12_other_half": held,
+            "weights_other_half": weights_half}
+
+
+def _concat(chunks: list[Candidates], take: np.ndarray) -> Candidates:
+    fields = Candidates.__dataclass_fields__
+    return Candidates(**{f: np.concatenate([getattr(c, f) for c in chunks])[take] for f in fields})
+
+
+def evaluate(ws: Workspace, strategies: tuple[str, ...] = STRATEGIES, do_tune: bool = False,
+             allow_stale: bool = False) -> dict:
+    """Scores the strategies and baselines on the held-out week; saves evaluation.json.
+
+    Args:
+        ws: the workspace.
+        strategies: which strategies to score (the baselines are always scored).
+        do_tune: fit the blend weights first and save them in the model's manifest.
+        allow_stale: go on when the model was trained on another database.
+
+    Returns:
+        The saved results.
+    """
+    with ws.writer_lock("evaluate", wait_s=30), signals_as_interrupt():
+        r = Retriever.open(ws, allow_stale)
+        truth = held_out(r)
+        chunks = chunked_candidates(r, truth.customers)
+        out = {"model": r.run_dir.name, "cutoff": str(r.cutoff), "buyers": len(truth.customers)}
+        if do_tune:
+            out["tuning"] = tune_with_check(chunks, truth)
+            r.weights = out["tuning"]["weights"]
+            manifest = {**r.manifest, "blend": r.weights}
+            atomic_write_text(r.run_dir / "manifest.json", json.dumps(manifest, indent=2))
+        out["weights"] = r.weights
+        seg = segments(r, truth.customers)
+        n_articles = len(r.article_ids)
+        out["results"] = {s: score_lists(rank(chunks, s, r.weights), truth, seg, n_articles)
+                          for s in strategies}
+        for name, lists in baselines(r, truth.customers).items():
+            out["results"][name] = score_lists(np.ascontiguousarray(lists), truth, seg, n_articles)
+        atomic_write_text(r.run_dir / "evaluation.json", json.dumps(out, indent=2))
+        r.con.close()
+    return out
