@@ -1,0 +1,48 @@
+"""MAP@12 and its companions against hand-computed answers."""
+
+import numpy as np
+import pytest
+
+from hmbatch.metrics import Truth, average_precision, coverage, map_at_k, map_at_k_matrix, recall_at_k
+
+
+def test_hand_computed_average_precision():
+    # hits at ranks 1 and 3 of 2 bought: (1/1 + 2/3) / 2
+    assert average_precision([10, 20, 30], {10, 30}) == pytest.approx((1 + 2 / 3) / 2)
+    # fewer than 12 bought: divided by the number bought, not by 12
+    assert average_precision([5, 6, 7], {7}) == pytest.approx(1 / 3)
+    # more than 12 bought: divided by 12
+    assert average_precision(list(range(12)), set(range(20))) == pytest.approx(1.0)
+    assert average_precision([1, 2], set()) == 0.0
+
+
+def test_same_article_bought_twice_counts_once():
+    # the truth is a set of distinct articles: buying 10 twice is one relevant article
+    assert average_precision([99, 10], {10}) == pytest.approx(0.5)
+    # a list repeating an article does not score it twice
+    assert average_precision([10, 10, 20], {10, 20}) == pytest.approx((1 + 2 / 3) / 2)
+
+
+def test_only_buyers_are_counted():
+    predictions = {1: np.array([7]), 2: np.array([8]), 3: np.array([9])}
+    truth = {1: {7}, 3: {1}}  # customer 2 bought nothing: not in the mean
+    assert map_at_k(predictions, truth) == pytest.approx(0.5)
+    assert map_at_k({}, {1: {7}}) == 0.0  # a buyer without a list scores 0
+
+
+def test_only_first_twelve_count():
+    assert average_precision(list(range(100, 112)) + [5], {5}) == 0.0
+
+
+def test_matrix_version_matches_reference():
+    rng = np.random.default_rng(1)
+    truth = {c: set(rng.choice(40, rng.integers(1, 15), replace=False).tolist()) for c in range(200)}
+    preds = {c: rng.permutation(40)[:12] for c in range(200)}
+    t = Truth.from_sets(truth)
+    matrix = np.stack([preds[c] for c in t.customers.tolist()])
+    assert map_at_k_matrix(matrix, t).mean() == pytest.approx(map_at_k(preds, truth))
+
+
+def test_recall_and_coverage():
+    assert recall_at_k({1: np.array([1, 2, 3])}, {1: {1, 9}}, 12) == pytest.approx(0.5)
+    assert coverage({1: np.array([1, 2]), 2: np.array([2, 3])}, n_articles=6) == pytest.approx(0.5)

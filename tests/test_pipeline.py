@@ -1,0 +1,186 @@
+"""End to end on a tiny synthetic world: train, the index's exact twin, round trips, planted taste,
+evaluate, submit and query through the CLI."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from hmbatch.cli import app
+
+runner = CliRunner()
+PLANTED = 40
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def plant_taste(data: Path) -> tuple[list[str], str]:
+    """Adds PLANTED customers who buy only articles of one section, weekly, for 12 weeks."""
+    with open(data / "articles.csv", newline="") as handle:
+        articles = list(csv.DictReader(handle))
+    with open(data / "transactions_train.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    last = max(dt.date.fromisoformat(r[0]) for r in rows[1:])
+    by_section: dict[str, list[str]] = {}
+    for a in articles:
+        by_section.setdefault(a["section_name"], []).append(a["article_id"])
+    # the smallest section with at least 15 articles: a taste far from the average customer's
+    section, pool = min(((s, p) for s, p in by_section.items() if len(p) >= 15), key=lambda kv: len(kv[1]))
+    pool = sorted(pool)[:20]
+    with open(data / "customers.csv", newline="") as handle:
+        customers = [r["customer_id"] for r in csv.DictReader(handle)]
+    rng = random.Random(3)
+    planted = rng.sample(customers, PLANTED)
+    extra = []
+    for customer in planted:
+        for week in range(14):
+            day = last - dt.timedelta(days=7 * week + rng.randrange(7))
+            for article in rng.sample(pool, 3):
+                extra.append([day.isoformat(), customer, article, "0.0254", "2"])
+    with open(data / "transactions_train.csv", "a", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(extra)
+    return planted, section
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("world")
+    data, ws = root / "data", root / "ws"
+    assert invoke("synth", data, "--scale", "tiny", "--seed", "1").exit_code == 0
+    planted, section = plant_taste(data)
+    assert invoke("build-db", data, "--workspace", ws).exit_code == 0
+    result = invoke("train", "--workspace", ws, "--epochs", "4", "--batch-size", "256", "--dim", "32",
+                    "--learning-rate", "0.01")
+    assert result.exit_code == 0, result.output
+    return {"data": data, "ws": ws, "planted": planted, "section": section}
+
+
+def current_run(ws: Path) -> Path:
+    return ws / "models" / (ws / "models" / "CURRENT").read_text().strip()
+
+
+def test_loss_falls_and_manifest(world):
+    manifest = json.loads((current_run(world["ws"]) / "manifest.json").read_text())
+    losses = [e["loss"] for e in manifest["training"]["epochs"]]
+    assert losses[-1] < losses[0]
+    assert manifest["config"]["holdout_days"] == 7 and manifest["fingerprint"]
+    assert 0 <= manifest["retrieval"]["recall@12"] <= manifest["retrieval"]["recall@100"] <= 1
+
+
+def test_index_is_exact_twin_of_towers(world):
+    from hmbatch import features, train
+    from hmbatch.index import NumpyIndex
+    from hmbatch.model import embed
+    from hmbatch.retrieve import Retriever
+    from hmbatch.workspace import Workspace
+    r = Retriever.open(Workspace(world["ws"]))
+    model = train.load_model(r.run_dir, r.manifest)
+    asof = r.cutoff + dt.timedelta(days=1)
+    arts = features.article_features_at(r.con, asof)
+    custs = features.customer_features_at(r.con, asof)
+    art = np.hstack([embed(model.candidate_model, arts), arts["log_sales_7"][:, None] * 5])
+    cust = embed(model.query_model, custs)
+    # save/load round trip: reloaded towers give the saved embeddings
+    np.testing.assert_allclose(cust, r.customer_emb, rtol=1e-4, atol=1e-4)
+    recent = np.isin(arts["article_id"], r.recent.ids)
+    oracle = NumpyIndex().build(art[recent], arts["article_id"][recent])
+    queries = np.hstack([cust[:50], np.ones((50, 1), np.float32)])
+    np.testing.assert_array_equal(oracle.search(queries, 12)[1], r.recent.search(queries, 12)[1])
+
+
+def test_planted_taste_is_recovered(world):
+    from hmbatch.retrieve import Retriever
+    from hmbatch.workspace import Workspace
+    import duckdb
+    r = Retriever.open(Workspace(world["ws"]))
+    idx = r.customer_index(world["planted"])
+    lists = r.recommend(idx, "two-tower")[0]
+    section = dict(r.con.execute(
+        "SELECT a.article_id, c.name FROM articles a JOIN categories c ON c.feature = 'section' "
+        "AND c.code = a.section").fetchall())
+    share = np.mean([section[a] == world["section"] for a in lists.ravel().tolist()])
+    others = r.recommend(np.arange(200), "two-tower")[0]
+    base = np.mean([section[a] == world["section"] for a in others.ravel().tolist()])
+    assert share >= 0.6 and share > 3 * base, (share, base)
+
+
+def test_evaluate_tune_and_saved_results(world):
+    result = invoke("evaluate", "--tune", "--json", "--workspace", world["ws"])
+    assert result.exit_code == 0, result.output
+    saved = json.loads((current_run(world["ws"]) / "evaluation.json").read_text())
+    names = set(saved["results"])
+    assert {"blend", "two-tower", "repurchase", "popular"} <= names and len(names) == 6
+    for res in saved["results"].values():
+        assert 0 <= res["map@12"] <= 1 and 0 <= res["coverage"] <= 1
+    manifest = json.loads((current_run(world["ws"]) / "manifest.json").read_text())
+    assert manifest["blend"] == saved["tuning"]["weights"]
+
+
+def test_submit_format_and_order(world, tmp_path):
+    out = tmp_path / "sub.csv"
+    result = invoke("submit", "--out", out, "--workspace", world["ws"])
+    assert result.exit_code == 0, result.output
+    with open(out, newline="") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["customer_id", "prediction"]
+    with open(world["data"] / "sample_submission.csv", newline="") as handle:
+        expected = [r[0] for r in list(csv.reader(handle))[1:]]
+    assert [r[0] for r in rows[1:]] == expected  # every customer once, in the file's order
+    with open(world["data"] / "articles.csv", newline="") as handle:
+        known = {r["article_id"] for r in csv.DictReader(handle)}
+    for _, prediction in rows[1:]:
+        items = prediction.split(" ")
+        assert len(items) == 12 and len(set(items)) == 12 and set(items) <= known
+        assert all(len(i) == 10 for i in items)
+    assert not list(tmp_path.glob(".sub.csv*"))
+
+
+@pytest.mark.parametrize("strategy", ["blend", "two-tower", "repurchase", "popular"])
+def test_batch_equals_one_by_one_query(world, tmp_path, strategy):
+    out = tmp_path / f"{strategy}.csv"
+    assert invoke("submit", "--out", out, "--strategy", strategy, "--workspace", world["ws"]).exit_code == 0
+    rows = list(csv.reader(open(out, newline="")))[1:]
+    for customer, prediction in rows[:: max(1, len(rows) // 15)]:
+        result = invoke("query", customer, "--json", "--strategy", strategy, "--workspace", world["ws"])
+        assert result.exit_code == 0, result.output
+        items = json.loads(result.output)["items"]
+        assert " ".join(i["article_id"] for i in items) == prediction
+
+
+def test_unknown_and_malformed_ids(world):
+    unknown = invoke("query", "f" * 64, "--json", "--workspace", world["ws"])
+    assert unknown.exit_code == 0
+    body = json.loads(unknown.output)
+    assert body["known"] is False and "cold-start" in body["note"] and len(body["items"]) == 12
+    bad = invoke("query", "not-a-customer!", "--workspace", world["ws"])
+    assert bad.exit_code == 1 and "malformed customer id" in bad.output
+    short = invoke("query", "abc123", "--workspace", world["ws"])
+    assert short.exit_code == 1 and "64 lowercase hexadecimal" in short.output
+
+
+def test_interrupted_submit_leaves_no_file(world, tmp_path, monkeypatch):
+    from hmbatch import submit as submit_mod
+    calls = {"n": 0}
+    original = submit_mod.format_lines
+
+    def interrupt_on_second_chunk(*args):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return original(*args)
+
+    monkeypatch.setattr(submit_mod, "format_lines", interrupt_on_second_chunk)
+    monkeypatch.setattr(submit_mod, "CHUNK", 100)
+    out = tmp_path / "sub.csv"
+    result = invoke("submit", "--out", out, "--workspace", world["ws"])
+    assert result.exit_code == 130 and "interrupted" in result.output
+    assert not out.exists() and not list(tmp_path.iterdir())
