@@ -25,8 +25,9 @@ demo: $(STAMP)
 	$(VENV)/bin/hmbatch build-db $(DEMO_DATA)
 	$(VENV)/bin/hmbatch train --holdout-days 7
 	$(VENV)/bin/hmbatch evaluate --tune
+	$(VENV)/bin/hmbatch train --holdout-days 0
 	$(VENV)/bin/hmbatch submit
-	@echo "demo done: submission in $(HMBATCH_WORKSPACE)/submissions/"
+	@echo "demo done: the submission is in $(HMBATCH_WORKSPACE)/submissions/; the true next week is $(DEMO_DATA)/heldout_transactions.csv"
 
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"

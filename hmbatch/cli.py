@@ -72,7 +72,7 @@ def train(holdout_days: int = typer.Option(7, help="Days at the end kept out for
     config = train_mod.TrainConfig(holdout_days=holdout_days, weeks=weeks, epochs=epochs, dim=dim,
                                    batch_size=batch_size, learning_rate=learning_rate,
                                    temperature=temperature, use_customer_id=customer_id, seed=seed)
-    with report.TrainProgress(batch_size) as progress:
+    with report.TrainProgress() as progress:
         run_dir = train_mod.train(Workspace.resolve(workspace), config, progress, report.console.print)
     report.train_summary(run_dir, json.loads((run_dir / "manifest.json").read_text()))
 

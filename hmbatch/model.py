@@ -12,9 +12,35 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import contextlib  # noqa: E402
+import sys  # noqa: E402
+
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tensorflow_recommenders as tfrs  # noqa: E402
+
+
+@contextlib.contextmanager
+def quiet_stderr():
+    """Hides the C++ start-up chatter TensorFlow prints on import (CUDA probing, oneDNN notes)."""
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    saved = os.dup(fd)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
+with quiet_stderr():
+    import tensorflow as tf  # noqa: E402
+    import tensorflow_recommenders as tfrs  # noqa: E402
+
+    tf.constant(0.0) + 1.0  # the first op probes for accelerators: keep that quiet too
 
 from hmbatch.features import (ARTICLE_CATEGORICAL, ARTICLE_NUMERIC, CUSTOMER_CATEGORICAL,  # noqa: E402
                               CUSTOMER_NUMERIC, RECENT_ARTICLES, Vocabularies)

@@ -42,9 +42,8 @@ def synth_summary(summary: dict, out_dir) -> None:
 class TrainProgress:
     """A rich progress bar per epoch with the running loss and examples/s."""
 
-    def __init__(self, batch_size: int):
+    def __init__(self):
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-        self.batch_size = batch_size
         self.progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(),
                                  TextColumn("{task.completed}/{task.total} steps"),
                                  TextColumn("loss {task.fields[loss]:.4f}"),
@@ -59,13 +58,10 @@ class TrainProgress:
     def __exit__(self, *exc):
         return self.progress.__exit__(*exc)
 
-    def __call__(self, epoch: int, step: int, steps: int, loss: float) -> None:
+    def __call__(self, epoch: int, step: int, steps: int, loss: float, rate: float) -> None:
         if epoch not in self.tasks:
-            self.tasks[epoch] = self.progress.add_task("", total=steps, epoch=epoch + 1, loss=loss, rate=0.0)
-        task = self.progress.tasks[self.tasks[epoch]]
-        elapsed = task.elapsed or 1e-9
-        self.progress.update(self.tasks[epoch], completed=step, loss=loss,
-                             rate=step * self.batch_size / elapsed)
+            self.tasks[epoch] = self.progress.add_task("", total=steps, epoch=epoch + 1, loss=loss, rate=rate)
+        self.progress.update(self.tasks[epoch], completed=step, loss=loss, rate=rate)
 
 
 def train_summary(run_dir, manifest: dict) -> None:

@@ -6,6 +6,7 @@ only when complete; CURRENT then points at it, so an interrupted run changes not
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -19,6 +20,8 @@ import numpy as np
 from hmbatch import features
 from hmbatch.errors import HmbatchError
 from hmbatch.workspace import Workspace, remove_path, signals_as_interrupt
+
+STEPS_PER_CALL = 20
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,19 @@ def sampling_probability(article_ids: np.ndarray) -> np.ndarray:
     return (counts[inverse] / len(article_ids)).astype(np.float32)
 
 
+def _multi_step(tf, model):
+    """A graph function that runs several training steps per Python call (less overhead)."""
+
+    @tf.function
+    def run_steps(iterator, count):
+        total = tf.constant(0.0)
+        for _ in tf.range(count):
+            total += model.train_step(next(iterator))["loss"]
+        return total
+
+    return run_steps
+
+
 def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=None):
     """Trains the two-tower model on `examples`; returns (model, epoch figures)."""
     model_mod, tf = _tf_setup(config.seed)
@@ -74,18 +90,23 @@ def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=No
             .batch(config.batch_size).prefetch(2))
     model = model_mod.TwoTower(vocab, config.dim, config.temperature, config.use_customer_id)
     model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=config.learning_rate))
-    step_fn = tf.function(model.train_step, reduce_retracing=True)
+    steps = -(-n // config.batch_size)
+    run_steps = _multi_step(tf, model)
     figures = []
     for epoch in range(config.epochs):
-        started = time.perf_counter()
-        losses = []
-        for step, batch in enumerate(data):
-            losses.append(float(step_fn(batch)["loss"]))
+        started, done, losses = time.perf_counter(), 0, []
+        iterator = iter(data)
+        while done < steps:
+            count = min(STEPS_PER_CALL, steps - done)
+            with model_mod.quiet_stderr() if epoch == done == 0 else contextlib.nullcontext():
+                losses.append(float(run_steps(iterator, tf.constant(count))) / count)
+            done += count
             if progress:
-                progress(epoch, step + 1, -(-n // config.batch_size), np.mean(losses[-50:]))
+                rate = min(done * config.batch_size, n) / (time.perf_counter() - started)
+                progress(epoch, done, steps, np.mean(losses[-5:]) / config.batch_size, rate)
         seconds = time.perf_counter() - started
-        figures.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": round(seconds, 2),
-                        "examples_per_s": round(n / seconds, 1)})
+        figures.append({"epoch": epoch + 1, "loss": float(np.mean(losses)) / config.batch_size,
+                        "seconds": round(seconds, 2), "examples_per_s": round(n / seconds, 1)})
         if not np.isfinite(figures[-1]["loss"]):
             raise HmbatchError("training diverged (loss is NaN): retry with a lower --learning-rate")
     return model, figures
@@ -148,7 +169,7 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print) -> Path:
     Args:
         ws: the workspace (its database must exist).
         config: the run's options.
-        progress: optional callback(epoch, step, steps, loss) for a progress bar.
+        progress: optional callback(epoch, step, steps, loss, examples_per_s) for a progress bar.
         log: where one-line notes go.
 
     Returns:
