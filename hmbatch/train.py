@@ -89,7 +89,7 @@ def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=No
             .shuffle(n, seed=config.seed, reshuffle_each_iteration=True)
             .batch(config.batch_size).prefetch(2))
     model = model_mod.TwoTower(vocab, config.dim, config.temperature, config.use_customer_id)
-    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=config.learning_rate))
+    model.compile(optimizer=model_mod.LazyAdam(learning_rate=config.learning_rate))
     steps = -(-n // config.batch_size)
     run_steps = _multi_step(tf, model)
     figures = []

@@ -1,0 +1,111 @@
+"""What hmbatch is compared with in `make bench`, each run in its own measured process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+
+def pandas_read(data_dir: str) -> dict:
+    """pandas.read_csv of the three raw files, as a user without hmbatch would start."""
+    import pandas as pd
+    started = time.perf_counter()
+    rows = {name: len(pd.read_csv(Path(data_dir) / name, dtype={"article_id": str}))
+            for name in ("articles.csv", "customers.csv", "transactions_train.csv")}
+    return {"rows": rows, "seconds": round(time.perf_counter() - started, 2)}
+
+
+def _current(ws: str) -> Path:
+    root = Path(ws) / "models"
+    return root / (root / "CURRENT").read_text().strip()
+
+
+def numpy_topk(ws: str, chunk: str = "8192") -> dict:
+    """Plain NumPy brute-force top-12 of every customer over the same recent-article vectors."""
+    import faiss
+    run = _current(ws)
+    customers = np.load(run / "customer_embeddings.npy")
+    index = faiss.read_index(str(run / "index_recent" / "index.faiss"))
+    vectors = index.reconstruct_n(0, index.ntotal)
+    queries = np.hstack([customers, np.ones((len(customers), 1), np.float32)])
+    started = time.perf_counter()
+    size = int(chunk)
+    for start in range(0, len(queries), size):
+        scores = queries[start:start + size] @ vectors.T
+        top = np.argpartition(-scores, 11, axis=1)[:, :12]
+        np.take_along_axis(scores, top, axis=1).argsort(axis=1)
+    seconds = time.perf_counter() - started
+    return {"customers": len(queries), "seconds": round(seconds, 2),
+            "customers_per_s": round(len(queries) / seconds, 1)}
+
+
+def id_only_tfrs(ws: str, batch_size: str = "1024", weeks: str = "12") -> dict:
+    """A plain id-only TFRS two-tower on the same examples and batch size, one epoch."""
+    import duckdb
+    from hmbatch import features
+    from hmbatch.model import tf, tfrs
+    con = duckdb.connect(str(Path(ws) / "hmbatch.duckdb"), read_only=True)
+    cutoff, _ = features.dates(con, 7)
+    ex = con.execute("SELECT DISTINCT customer_idx, article_id FROM transactions WHERE t_dat <= ? AND "
+                     "t_dat > ? ORDER BY 1, 2", [cutoff, cutoff - __import__("datetime").timedelta(weeks=int(weeks))]).fetchnumpy()
+    cust, art = ex["customer_idx"].astype(np.int64), ex["article_id"].astype(np.int64)
+
+    def tower(vocab):
+        return tf.keras.Sequential([tf.keras.layers.IntegerLookup(vocabulary=np.unique(vocab), mask_token=None),
+                                    tf.keras.layers.Embedding(len(np.unique(vocab)) + 1, 64)])
+
+    class IdOnly(tfrs.Model):
+        def __init__(self):
+            super().__init__()
+            self.q, self.c = tower(cust), tower(art)
+            self.task = tfrs.tasks.Retrieval()
+
+        def compute_loss(self, f, training=False):
+            return self.task(self.q(f["c"]), self.c(f["a"]), compute_metrics=False)
+
+    model = IdOnly()
+    model.compile(optimizer=tf.keras.optimizers.Adam(0.005))
+    data = tf.data.Dataset.from_tensor_slices({"c": cust, "a": art}).shuffle(len(cust), seed=0).batch(int(batch_size))
+    model.fit(data.take(5), epochs=1, verbose=0)  # trace outside the timing
+    started = time.perf_counter()
+    model.fit(data, epochs=1, verbose=0)
+    seconds = time.perf_counter() - started
+    return {"examples": len(cust), "seconds": round(seconds, 2), "examples_per_s": round(len(cust) / seconds, 1)}
+
+
+def score_submission(submission: str, truth_csv: str) -> dict:
+    """MAP@12 of a submission file against a file of true purchases (the synthetic next week)."""
+    import duckdb
+    from hmbatch.metrics import Truth, map_at_k_matrix
+    con = duckdb.connect()
+    truth = con.execute("SELECT DISTINCT customer_id, CAST(article_id AS BIGINT) FROM read_csv(?, all_varchar=true)",
+                        [truth_csv]).fetchall()
+    sets: dict[str, set[int]] = {}
+    for c, a in truth:
+        sets.setdefault(c, set()).add(a)
+    preds = dict(con.execute("SELECT customer_id, prediction FROM read_csv(?, all_varchar=true)", [submission]).fetchall())
+    names = sorted(sets)
+    t = Truth.from_sets({i: sets[n] for i, n in enumerate(names)})
+    matrix = np.array([[int(x) for x in preds.get(n, "").split()][:12] + [-1] * (12 - len(preds.get(n, "").split()[:12]))
+                       for n in names], dtype=np.int64)
+    return {"buyers": len(names), "map@12": float(map_at_k_matrix(matrix, t).mean())}
+
+
+def query_latency(ws: str, customer_id: str, runs: str = "3") -> dict:
+    """Wall time of `hmbatch query` as a user runs it: a new process each time."""
+    exe = str(Path(sys.executable).with_name("hmbatch"))
+    times = []
+    for _ in range(int(runs)):
+        started = time.perf_counter()
+        subprocess.run([exe, "query", customer_id, "--workspace", ws, "--json"], check=True,
+                       capture_output=True)
+        times.append(round(time.perf_counter() - started, 3))
+    return {"runs_s": times, "median_s": float(np.median(times))}
