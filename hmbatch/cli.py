@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from hmbatch.errors import HmbatchError
+from hmbatch.errors import HmbatchError, Interrupted
 from hmbatch.workspace import Workspace
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -18,20 +19,38 @@ WorkspaceOpt = typer.Option(None, "--workspace", "-w", help="Workspace folder "
                             "(default: $HMBATCH_WORKSPACE, else ./hmbatch-work).")
 
 
+def os_error_message(exc: OSError) -> str:
+    """One line for a file-system failure: what, where, and what to do."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    if exc.errno == errno.ENOSPC:
+        return f"{where}no space left on the device; free some space and run again (the previous state is kept)"
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"{where}{exc.strerror}; choose a writable --workspace (the previous state is kept)"
+    return f"{where}{exc.strerror or exc}"
+
+
 def command(fn):
     """Registers a command whose project errors become one line and a non-zero exit code."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from hmbatch.report import err_console
+        from hmbatch.workspace import signal_received
         try:
             return fn(*args, **kwargs)
-        except HmbatchError as exc:
-            err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-            raise typer.Exit(130 if type(exc).__name__ == "Interrupted" else 1)
-        except KeyboardInterrupt:
-            err_console.print("[red]interrupted:[/red] the previous state is kept")
-            raise typer.Exit(130)
+        except (KeyboardInterrupt, Exception) as exc:
+            if signal_received() or isinstance(exc, (KeyboardInterrupt, Interrupted)):
+                err_console.print(f"[red]interrupted:[/red] stopped by {signal_received() or 'SIGINT'}; "
+                                  "the previous state is kept", highlight=False)
+                raise typer.Exit(130) from None
+            if isinstance(exc, HmbatchError):
+                message = str(exc)
+            elif isinstance(exc, OSError):
+                message = os_error_message(exc)
+            else:
+                raise
+            err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
 
     return app.command()(wrapper)
 

@@ -17,7 +17,7 @@ import duckdb
 
 from hmbatch.errors import InputError
 from hmbatch.sqlfiles import SQL_DIR, parameters, split_statements
-from hmbatch.workspace import Workspace, remove_path, signals_as_interrupt
+from hmbatch.workspace import Workspace, on_interrupt, remove_path, signal_received, signals_as_interrupt
 
 
 ARTICLE_COLUMNS = (
@@ -146,6 +146,8 @@ def run_step(con: duckdb.DuckDBPyConnection, step: Path, params: dict[str, str],
         try:
             con.execute(statement, {k: params[k] for k in parameters(statement)})
         except duckdb.Error as exc:
+            if signal_received():
+                raise
             raise _explain(con, step, exc, parameters(text), inputs) from None
 
 
@@ -250,21 +252,27 @@ def _build_into(tmp_db: Path, stand_in: Path, inputs: dict[str, Path], ws: Works
         params["sample_submission_csv"] = str(stand_in)
     con = duckdb.connect(str(tmp_db))
     try:
-        con.execute(f"SET memory_limit = '{memory_limit}'")
-        con.execute("SET temp_directory = ?", [str(ws.tmp_dir / f"spill-{os.getpid()}-duckdb")])
-        for step in sql_steps():
-            run_step(con, step, params, inputs)
-        report = check_loaded(con, inputs)
-        fp = fingerprint(inputs, report)
-        meta = {"fingerprint": fp, "source_dir": str(next(iter(inputs.values())).parent),
-                "has_sample_submission": str("sample_submission_csv" in inputs).lower(),
-                "load_report": json.dumps(report)}
-        con.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
-        summary = summarize(con)
-        con.execute("CHECKPOINT")
+        with on_interrupt(con.interrupt):
+            return _run_steps(con, inputs, params, ws, memory_limit)
     finally:
         con.close()
         remove_path(ws.tmp_dir / f"spill-{os.getpid()}-duckdb")
+
+
+def _run_steps(con, inputs: dict[str, Path], params: dict[str, str], ws: Workspace,
+               memory_limit: str) -> dict:
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute("SET temp_directory = ?", [str(ws.tmp_dir / f"spill-{os.getpid()}-duckdb")])
+    for step in sql_steps():
+        run_step(con, step, params, inputs)
+    report = check_loaded(con, inputs)
+    meta = {"fingerprint": fingerprint(inputs, report),
+            "source_dir": str(next(iter(inputs.values())).parent),
+            "has_sample_submission": str("sample_submission_csv" in inputs).lower(),
+            "load_report": json.dumps(report)}
+    con.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
+    summary = summarize(con)
+    con.execute("CHECKPOINT")
     return summary
 
 

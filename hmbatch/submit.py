@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from hmbatch.retrieve import Retriever, check_strategy
-from hmbatch.workspace import Workspace, remove_path, signals_as_interrupt
+from hmbatch.workspace import Workspace, clean_dead_partials, remove_path, signals_as_interrupt
 
 CHUNK = 8192
 
@@ -51,6 +51,7 @@ def submit(ws: Workspace, out: Path | None = None, strategy: str = "blend", allo
         ids, idx = submission_customers(r)
         out = out or ws.submissions_dir / f"submission-{r.run_dir.name}-{strategy}.csv"
         out.parent.mkdir(parents=True, exist_ok=True)
+        clean_dead_partials(out)
         r.load_repurchase()
         id_text = {int(a): f"{int(a):010d}" for a in r.article_ids}
         tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")

@@ -52,6 +52,21 @@ def shares(ref: Path, name: str, key: str) -> dict[str, float]:
     return {row[key]: float(row["share"]) for row in read_csv(ref / name)}
 
 
+def section_row_targets(rows: list[list], art_w: list[float], col: dict, ref: Path) -> dict:
+    """Row share per section: its article share times its index group's rows-per-article lift.
+
+    Without this margin the raking is free to pile a whole product type's sales onto one small
+    section (all trousers sold from 'Mama').
+    """
+    lift = {k: v / shares(ref, "index_group_metrics.csv", "index_group_name")[k] for k, v in
+            shares(ref, "transaction_index_group_metrics.csv", "index_group_name").items()}
+    out: Counter = Counter()
+    for r, w in zip(rows, art_w):
+        out[r[col["section_name"]]] += w * lift[r[col["index_group_name"]]]
+    total = sum(out.values())
+    return {k: v / total for k, v in out.items()}
+
+
 def build_templates(ref: Path) -> None:
     """Write templates.csv: co-occurring category tuples with article and row weights."""
     arts = read_csv(ref / "articles_sample_25col.csv")
@@ -65,13 +80,13 @@ def build_templates(ref: Path) -> None:
         "product_group_name": shares(ref, "product_group_metrics.csv", "product_group_name"),
     }
     art_w = rake(rows, seeds, {col[k]: v for k, v in dims.items()})
-    tdims = {
-        "product_type_name": "transaction_product_type_metrics.csv",
-        "index_group_name": "transaction_index_group_metrics.csv",
-        "product_group_name": "transaction_product_group_metrics.csv",
-    }
-    targets = {col[k]: shares(ref, f, k) for k, f in tdims.items()}
-    row_w = rake(rows, art_w, targets)
+    # Section margins are soft (derived, not real): raked before the real margins each sweep.
+    ptype = col["product_type_name"]
+    targets = {ptype: shares(ref, "transaction_product_type_metrics.csv", "product_type_name"),
+               col["section_name"]: section_row_targets(rows, art_w, col, ref)}
+    for k in ("index_group_name", "product_group_name"):
+        targets[col[k]] = shares(ref, f"transaction_{k[:-5]}_metrics.csv", k)
+    row_w = rake(rows, art_w, targets, 50)
     out = [r + [f"{a:.8f}", f"{b:.8f}"] for r, a, b in zip(rows, art_w, row_w)]
     write_csv(DATA_DIR / "templates.csv", header + ["article_weight", "row_weight"], out)
 

@@ -179,6 +179,7 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print) -> Path:
         HmbatchError: no database, no training examples, or training diverged.
     """
     from hmbatch.data import connect_read_only, read_meta
+    from hmbatch import model as _  # noqa: F401  TensorFlow first: its import resets signal handlers
     with ws.writer_lock("train"), signals_as_interrupt():
         con = connect_read_only(ws)
         meta = read_meta(con)

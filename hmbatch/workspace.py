@@ -98,6 +98,7 @@ class Workspace:
             if pid is not None and pid != os.getpid() and not _pid_alive(pid):
                 remove_path(entry)
 
+
     def tmp_path(self, kind: str, suffix: str = "") -> Path:
         """A fresh temporary path in the workspace (same file system as the final path)."""
         return self.tmp_dir / f"{kind}-{os.getpid()}-{time.time_ns()}{suffix}"
@@ -168,12 +169,40 @@ def atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+_interrupt_hooks: list = []
+_received: list[str] = []
+
+
+def signal_received() -> str | None:
+    """The name of the SIGINT/SIGTERM that stopped this command, if one did."""
+    return _received[-1] if _received else None
+
+
+@contextlib.contextmanager
+def on_interrupt(hook) -> Iterator[None]:
+    """Calls `hook` (say, a DuckDB connection's `interrupt`) when SIGINT or SIGTERM arrives."""
+    _interrupt_hooks.append(hook)
+    try:
+        yield
+    finally:
+        _interrupt_hooks.remove(hook)
+
+
 @contextlib.contextmanager
 def signals_as_interrupt() -> Iterator[None]:
-    """Turns SIGTERM (and SIGINT) into `Interrupted` so that cleanup code runs."""
+    """Turns SIGTERM (and SIGINT) into `Interrupted` so that cleanup code runs.
+
+    Library code running at the time (DuckDB, TensorFlow) may turn the exception into its own
+    error type; `signal_received()` tells the CLI that the cause was the signal.
+    """
 
     def _raise(signum, _frame):
-        raise Interrupted(f"stopped by {signal.Signals(signum).name}; the previous state is kept")
+        name = signal.Signals(signum).name
+        _received.append(name)
+        for hook in list(_interrupt_hooks):
+            with contextlib.suppress(Exception):
+                hook()
+        raise Interrupted(f"stopped by {name}; the previous state is kept")
 
     previous = {sig: signal.signal(sig, _raise) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -181,3 +210,11 @@ def signals_as_interrupt() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def clean_dead_partials(target: Path) -> None:
+    """Removes `.NAME.<pid>.tmp` files beside `target` left by a process killed with SIGKILL."""
+    for entry in target.parent.glob(f".{target.name}.*.tmp"):
+        pid = entry.name[len(target.name) + 2:-4]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            remove_path(entry)

@@ -1,0 +1,140 @@
+"""Simulate the whole synthetic world: calendar, catalogue, customers, tastes and sales."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+
+from hmbatch.synth_catalogue import Catalogue, build_catalogue
+from hmbatch.synth_customers import FAVOURITES, Customers, build_customers
+from hmbatch.synth_pools import build_pools, row_prices
+from hmbatch.synth_repeat import EXTRA_UNIT, basket_siblings, rebuy, redraw_accidents, units
+from hmbatch.synth_sales import MEAN_BASKET, make_visits, pick_articles, pick_templates
+from hmbatch.synth_sampling import categorical, dense_cdf
+from hmbatch.synth_taste import persona_templates, seasonality, weekly_cdf
+from hmbatch.synth_tables import Tables, as_float
+
+LAST_TRAIN_DAY = dt.date(2020, 9, 22)
+HELDOUT_DAYS = 7
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """Simulated days 0 .. n_days-1; the last HELDOUT_DAYS are the held-out week."""
+
+    train_days: int
+    volume: np.ndarray  # relative rows per day (real curve; held-out copies the last week)
+    first_date: dt.date
+
+    @property
+    def n_days(self) -> int:
+        """Training plus held-out days."""
+        return self.train_days + HELDOUT_DAYS
+
+    @property
+    def shift(self) -> int:
+        """Offset making the held-out week start on a week boundary."""
+        return (-self.train_days) % 7
+
+    @property
+    def n_weeks(self) -> int:
+        """Weeks covering all simulated days."""
+        return (self.n_days + self.shift + 6) // 7
+
+    def week(self, day: np.ndarray) -> np.ndarray:
+        """Week number of each day."""
+        return (day + self.shift) // 7
+
+    def week_of_year(self) -> np.ndarray:
+        """Week of the year (0..51) of each simulated week's first day."""
+        starts = [self.first_date + dt.timedelta(days=7 * w - self.shift)
+                  for w in range(self.n_weeks)]
+        return np.array([(d.timetuple().tm_yday - 1) // 7 for d in starts]) % 52
+
+
+def make_calendar(tables: Tables, train_days: int) -> Calendar:
+    """The last ``train_days`` real days up to 2020-09-22, then a copy of their last week."""
+    daily = as_float(tables.daily["transactions"])[-train_days:]
+    volume = np.concatenate([daily, daily[-HELDOUT_DAYS:]])
+    first = LAST_TRAIN_DAY - dt.timedelta(days=train_days - 1)
+    return Calendar(train_days=train_days, volume=volume / volume.mean(), first_date=first)
+
+
+@dataclass
+class World:
+    """Everything the writers need."""
+
+    calendar: Calendar
+    catalogue: Catalogue
+    customers: Customers
+    rows: dict[str, np.ndarray]  # day, cust, art (article_id), price, ch; in file order
+
+
+def _colour_masters(tables: Tables) -> tuple[np.ndarray, np.ndarray]:
+    """Perceived colour master of each colour row, and each master's share of real rows."""
+    names, master = np.unique(tables.colours["perceived_colour_master_name"], return_inverse=True)
+    share = np.bincount(master, as_float(tables.colours["row_share"]), len(names))
+    return master, share / share.sum()
+
+
+def _segments(tables: Tables) -> np.ndarray:
+    """Segment (index group, product group) of each template."""
+    pairs = [f"{i}|{p}" for i, p in zip(tables.templates["index_group_name"],
+                                        tables.templates["product_group_name"])]
+    return np.unique(pairs, return_inverse=True)[1].astype(np.int64)
+
+
+def _tastes(rng: np.random.Generator, tables: Tables, cust: Customers, cal: Calendar):
+    """Calibrate personas on expected volume, draw favourites, build the weekly taste table."""
+    volume = cust.rate * (cust.last_day - cust.first_day)
+    n_personas = int(cust.persona.max()) + 1 if cust.size else 1
+    q = persona_templates(rng, tables, np.bincount(cust.persona, volume, n_personas) + 1e-9)
+    fav_groups = np.repeat(cust.persona.astype(np.int64), FAVOURITES)
+    cust.favourites = dense_cdf(q).sample(fav_groups, rng.random(len(fav_groups))).reshape(
+        cust.size, FAVOURITES).astype(np.int32)
+    return weekly_cdf(q, seasonality(tables, cal.week_of_year()))
+
+
+def simulate(rng: np.random.Generator, tables: Tables, customers: int, articles: int,
+             rows: int, train_days: int, id_rank, progress) -> World:
+    """Run the simulation.
+
+    Args:
+      rng: random generator.
+      tables: calibration tables.
+      customers, articles: sizes of the world.
+      rows: target number of training rows.
+      train_days: length of the training period.
+      id_rank: function n -> position of each customer's id in sorted order.
+      progress: callback for short status messages.
+
+    Returns:
+      The world, with rows sorted by day then customer id.
+    """
+    cal = make_calendar(tables, train_days)
+    cat = build_catalogue(rng, tables, articles, cal.n_weeks)
+    master, master_share = _colour_masters(tables)
+    cust = build_customers(rng, tables, customers, cal.n_days, master_share)
+    taste = _tastes(rng, tables, cust, cal)
+    progress(f"catalogue {cat.size:,} articles, {cust.size:,} customers")
+    pools = build_pools(cat, cal.n_weeks, _segments(tables))
+    total = rows * cal.volume.sum() / cal.volume[:train_days].sum()
+    visits = make_visits(rng, cust, cal.volume, int(total / MEAN_BASKET * (1 - EXTRA_UNIT)),
+                         id_rank(cust.size))
+    progress(f"{len(visits.day):,} visits")
+    v = np.repeat(np.arange(len(visits.day)), visits.size)
+    first = np.cumsum(visits.size) - visits.size
+    who, week = visits.customer[v], cal.week(visits.day[v])
+    template = pick_templates(rng, cust, taste, who, week, cal.n_weeks)
+    art = pick_articles(rng, cat, cust, pools, master, who, week, template)
+    redraw_accidents(rng, cat, pools, who, visits.day[v], week, template, art)
+    art = basket_siblings(rng, cat, art, np.arange(len(v)) - first[v], week)
+    rebuy(rng, cat, art, first, visits.size, visits.customer, visits.day, cal.week(visits.day))
+    line = np.repeat(np.arange(len(v)), units(rng, len(v)))
+    art, v, week = art[line], v[line], week[line]
+    out = {"day": visits.day[v], "cust": visits.customer[v], "art": cat.article_id[art],
+           "price": row_prices(cat, art, week),
+           "ch": np.where(visits.online[v], 2, 1).astype(np.int8)}
+    return World(calendar=cal, catalogue=cat, customers=cust, rows=out)

@@ -1,0 +1,176 @@
+"""Real signals sent to real subprocesses at several points of build-db, train and submit; the
+lock between two processes; SIGKILL leftovers; a stale model; an unwritable workspace."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+HMBATCH = str(Path(sys.executable).with_name("hmbatch"))
+ENV = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+
+
+def run(*args, check=True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([HMBATCH, *map(str, args)], capture_output=True, text=True, env=ENV, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc
+
+
+def start(*args) -> subprocess.Popen:
+    return subprocess.Popen([HMBATCH, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=ENV)
+
+
+def wait_for(proc: subprocess.Popen, ready, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert proc.poll() is None, "the command ended before the point of interruption"
+        assert time.monotonic() < deadline, "the point of interruption never came"
+        time.sleep(0.01)
+
+
+def fingerprint(ws: Path) -> str:
+    with duckdb.connect(str(ws / "hmbatch.duckdb"), read_only=True) as con:
+        return con.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()[0]
+
+
+def current(ws: Path) -> str:
+    return (ws / "models" / "CURRENT").read_text().strip()
+
+
+def tmp_entries(ws: Path) -> list[str]:
+    return sorted(p.name for p in (ws / "tmp").iterdir() if not p.name.startswith(".probe"))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reliable")
+    data, ws = root / "dätä dir", root / "wörk space"
+    run("synth", data, "--scale", "small", "--seed", "2")
+    run("build-db", data, "--workspace", ws)
+    run("train", "--workspace", ws, "--epochs", "1", "--weeks", "2", "--dim", "16")
+    return {"data": data, "ws": ws}
+
+
+def assert_stopped(proc: subprocess.Popen, sig: signal.Signals) -> None:
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (proc.returncode, err)
+    assert f"stopped by {sig.name}" in err and "Traceback" not in err + out
+
+
+@pytest.mark.parametrize("sig, delay", [(signal.SIGTERM, 0.0), (signal.SIGINT, 0.4)])
+def test_build_db_interrupted_keeps_database(world, sig, delay):
+    ws, before = world["ws"], fingerprint(world["ws"])
+    proc = start("build-db", world["data"], "--workspace", ws)
+    wait_for(proc, lambda: any(n.startswith("build-") for n in tmp_entries(ws)))
+    time.sleep(delay)
+    assert_stopped(proc, sig)
+    assert fingerprint(ws) == before and tmp_entries(ws) == []
+    assert run("query", "f" * 64, "--workspace", ws).returncode == 0  # still works with its model
+
+
+@pytest.mark.parametrize("sig, point", [(signal.SIGTERM, "fit"), (signal.SIGINT, "export")])
+def test_train_interrupted_keeps_current_model(world, sig, point):
+    ws, before = world["ws"], current(world["ws"])
+    runs = sorted(p.name for p in (ws / "models").iterdir())
+    proc = start("train", "--workspace", ws, "--epochs", "30", "--weeks", "2", "--dim", "16")
+    if point == "fit":
+        wait_for(proc, lambda: "training examples" in (proc.stdout.readline() or ""))
+        time.sleep(3.0)  # TensorFlow's import and the first steps: now inside the epochs
+    else:
+        wait_for(proc, lambda: any(n.startswith("train-") for n in tmp_entries(ws)), timeout=240)
+    assert_stopped(proc, sig)
+    assert current(ws) == before and sorted(p.name for p in (ws / "models").iterdir()) == runs
+    assert tmp_entries(ws) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_submit_interrupted_leaves_no_file(world, tmp_path, sig):
+    out = tmp_path / "sub mission.csv"
+    out.write_text("previous submission\n")
+    proc = start("submit", "--out", out, "--workspace", world["ws"])
+    wait_for(proc, lambda: any(tmp_path.glob(".sub mission.csv.*.tmp")))
+    assert_stopped(proc, sig)
+    assert out.read_text() == "previous submission\n" and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_sigkill_leftovers_are_cleaned_by_next_run(world, tmp_path):
+    ws, before = world["ws"], fingerprint(world["ws"])
+    proc = start("build-db", world["data"], "--workspace", ws)
+    wait_for(proc, lambda: any(n.startswith("build-") for n in tmp_entries(ws)))
+    proc.kill()
+    proc.wait()
+    assert fingerprint(ws) == before and tmp_entries(ws)  # old db intact, leftovers present
+    out = tmp_path / "s.csv"
+    stale_partial = tmp_path / f".s.csv.{proc.pid}.tmp"
+    stale_partial.write_text("half")
+    run("submit", "--out", out, "--workspace", ws)
+    assert not stale_partial.exists()
+    run("build-db", world["data"], "--workspace", ws)
+    assert tmp_entries(ws) == [] and fingerprint(ws) != before
+    run("train", "--workspace", ws, "--epochs", "1", "--weeks", "2", "--dim", "16")
+
+
+def test_second_writer_stops_with_message(world):
+    ws = world["ws"]
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import sys, time; from pathlib import Path; from hmbatch.workspace import Workspace\n"
+        "with Workspace(Path(sys.argv[1])).writer_lock('train'):\n"
+        "    print('held', flush=True); time.sleep(30)"), str(ws)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        proc = run("build-db", world["data"], "--workspace", ws, check=False)
+        assert proc.returncode == 1 and "is busy (held by pid" in proc.stderr
+        assert "Traceback" not in proc.stderr
+        # readers are not blocked by a writer
+        assert run("query", "f" * 64, "--workspace", ws).returncode == 0
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_stale_model_is_refused_unless_allowed(world):
+    ws = world["ws"]
+    run("build-db", world["data"], "--workspace", ws)  # a new database, the model is now stale
+    proc = run("query", "f" * 64, "--workspace", ws, check=False)
+    assert proc.returncode == 1 and "run `hmbatch train` again" in proc.stderr
+    assert "--allow-stale" in proc.stderr
+    assert run("submit", "--workspace", ws, check=False).returncode == 1
+    assert run("query", "f" * 64, "--allow-stale", "--workspace", ws).returncode == 0
+    run("train", "--workspace", ws, "--epochs", "1", "--weeks", "2", "--dim", "16")
+    assert run("query", "f" * 64, "--workspace", ws).returncode == 0
+
+
+def test_unwritable_workspace_is_one_line(world, tmp_path):
+    blocker = tmp_path / "not a folder"
+    blocker.write_text("a file where the workspace should be")
+    proc = run("build-db", world["data"], "--workspace", blocker, check=False)
+    assert proc.returncode == 1 and "not writable" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) <= 2
+
+
+def test_full_disk_message(world, tmp_path, monkeypatch):
+    import errno
+    from typer.testing import CliRunner
+    from hmbatch import submit as submit_mod
+    from hmbatch.cli import app
+
+    def no_space(*args):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "x.csv"))
+
+    monkeypatch.setattr(submit_mod, "format_lines", no_space)
+    out = tmp_path / "x.csv"
+    out.write_text("previous\n")
+    result = CliRunner().invoke(app, ["submit", "--out", str(out), "--workspace", str(world["ws"])])
+    assert result.exit_code == 1 and "no space left on the device" in result.output
+    assert out.read_text() == "previous\n" and not list(tmp_path.glob(".*.tmp"))
