@@ -36,7 +36,7 @@ test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow
 
 fuzz: $(STAMP)
-	HMBATCH_FUZZ_EXAMPLES=2000 $(PY) -m pytest -q tests/test_fuzz.py
+	HMBATCH_FUZZ_EXAMPLES=500 $(PY) -m pytest -q tests/test_fuzz.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py --scale $(SCALE)
