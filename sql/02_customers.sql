@@ -1,6 +1,6 @@
 -- Step 2: customers.csv -> customers (dense customer_idx, flags as 0/1, categorical codes, age).
 -- FN and Active are '1.0' or empty; 'NONE' and 'None' are kept as the distinct values they are.
-CREATE TABLE raw_customers AS
+CREATE TEMP TABLE raw_customers AS
 SELECT * FROM read_csv($customers_csv, header = true, all_varchar = true, delim = ',', quote = '"',
                        escape = '"');
 

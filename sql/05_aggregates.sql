@@ -5,13 +5,11 @@ SELECT 'first_date' AS key, CAST(min(t_dat) AS VARCHAR) AS value FROM transactio
 UNION ALL SELECT 'last_date', CAST(max(t_dat) AS VARCHAR) FROM transactions;
 
 CREATE TABLE article_stats AS
-SELECT article_id, count(*) AS n_sales, count(DISTINCT customer_idx) AS n_buyers,
-       min(t_dat) AS first_sale, max(t_dat) AS last_sale, avg(price) AS mean_price
+SELECT article_id, count(*) AS n_sales, min(t_dat) AS first_sale, max(t_dat) AS last_sale, avg(price) AS mean_price
 FROM transactions GROUP BY article_id ORDER BY article_id;
 
 CREATE TABLE customer_stats AS
-SELECT customer_idx, count(*) AS n_purchases, count(DISTINCT t_dat) AS n_visits,
-       min(t_dat) AS first_purchase, max(t_dat) AS last_purchase, avg(price) AS mean_price,
+SELECT customer_idx, count(*) AS n_purchases, min(t_dat) AS first_purchase, max(t_dat) AS last_purchase, avg(price) AS mean_price,
        avg(CASE WHEN channel = 2 THEN 1.0 ELSE 0.0 END) AS online_share
 FROM transactions GROUP BY customer_idx ORDER BY customer_idx;
 
