@@ -85,9 +85,15 @@ def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=No
     model_mod, tf = _tf_setup(config.seed)
     columns = model_mod.to_tensors({**examples, "sampling_prob": sampling_probability(examples["article_id"])})
     n = len(columns["article_id"])
-    data = (tf.data.Dataset.from_tensor_slices(columns)
-            .shuffle(n, seed=config.seed, reshuffle_each_iteration=True)
-            .batch(config.batch_size).prefetch(2))
+    tensors = {name: tf.constant(values) for name, values in columns.items()}
+
+    def epoch_data(epoch: int):
+        # Shuffle positions, not rows: a shuffle buffer of millions of dict elements costs many GB.
+        order = np.random.default_rng([config.seed, epoch]).permutation(n)
+        return (tf.data.Dataset.from_tensor_slices(order).batch(config.batch_size)
+                .map(lambda rows: {k: tf.gather(t, rows) for k, t in tensors.items()})
+                .prefetch(2))
+
     model = model_mod.TwoTower(vocab, config.dim, config.temperature, config.use_customer_id)
     model.compile(optimizer=model_mod.LazyAdam(learning_rate=config.learning_rate))
     steps = -(-n // config.batch_size)
@@ -95,7 +101,7 @@ def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=No
     figures = []
     for epoch in range(config.epochs):
         started, done, losses = time.perf_counter(), 0, []
-        iterator = iter(data)
+        iterator = iter(epoch_data(epoch))
         while done < steps:
             count = min(STEPS_PER_CALL, steps - done)
             with model_mod.quiet_stderr() if epoch == done == 0 else contextlib.nullcontext():
