@@ -110,7 +110,7 @@ def evaluate(strategy: str = typer.Option("all", help="all, or one of blend, two
     from hmbatch import evaluate as evaluate_mod, report, retrieve
     strategies = retrieve.STRATEGIES if strategy == "all" else (retrieve.check_strategy(strategy),)
     out = evaluate_mod.evaluate(Workspace.resolve(workspace), strategies, tune, allow_stale)
-    report.console.print_json(json.dumps(out)) if json_out else report.evaluation(out)
+    print(json.dumps(out)) if json_out else report.evaluation(out)
 
 
 @command

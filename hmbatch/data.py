@@ -296,6 +296,6 @@ def summarize(con: duckdb.DuckDBPyConnection) -> dict:
     }
 
 
-def connect_read_only(ws: Workspace) -> duckdb.DuckDBPyConnection:
-    """Opens the workspace database for reading."""
-    return duckdb.connect(str(ws.require_db()), read_only=True)
+def connect_read_only(ws: Workspace, memory_limit: str = "2GB") -> duckdb.DuckDBPyConnection:
+    """Opens the workspace database for reading, with a bounded DuckDB memory budget."""
+    return duckdb.connect(str(ws.require_db()), read_only=True, config={"memory_limit": memory_limit})

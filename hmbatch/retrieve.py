@@ -108,7 +108,7 @@ class Retriever:
         from hmbatch.data import read_meta
         run_dir = ws.current_model()
         manifest = json.loads((run_dir / "manifest.json").read_text())
-        con = duckdb.connect(str(ws.require_db()), read_only=read_only)
+        con = duckdb.connect(str(ws.require_db()), read_only=read_only, config={"memory_limit": "2GB"})
         fingerprint = read_meta(con)["fingerprint"]
         if manifest["fingerprint"] != fingerprint and not allow_stale:
             con.close()

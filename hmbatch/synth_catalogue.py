@@ -20,8 +20,10 @@ from hmbatch.synth_tables import Tables, as_float, normalised
 PRE_WEEKS = 20  # products may launch up to this many weeks before the first day
 POP_SIGMA = (0.5, 0.45)  # log-normal spread of popularity: product part, colour-variant part
 TAU = (3.0, 1.1)  # median and log-spread of the weeks an article takes to fade
+PRICE_SPREAD = (0.09, 0.4)  # log-normal shift and spread of prices around the group median
+STYLE_DIM = 8  # latent style factors (customers prefer articles whose style matches theirs)
 HITS_PER_WEEK = 3.0  # short-lived best sellers launched each week, whatever the catalogue size
-HIT_SHARE = 0.05  # share of all demand that goes to the hits
+HIT_SHARE = 0.04  # share of all demand that goes to the hits
 HIT_TAU = 2.5  # weeks a hit takes to fade
 PRICE_POINTS = np.array([0.099, 0.199, 0.299, 0.399, 0.499, 0.599, 0.699, 0.799, 0.899, 0.999,
                          1.199, 1.299, 1.499, 1.699, 1.799, 1.999, 2.499, 2.999, 3.499, 3.999,
@@ -45,6 +47,7 @@ class Catalogue:
     price: np.ndarray  # float64 full price
     markdown_age: np.ndarray  # int32 age in weeks from which the article is marked down
     markdown_price: np.ndarray  # float64
+    style: np.ndarray  # float32 (n, STYLE_DIM) latent style, mostly shared by colour variants
 
     @property
     def size(self) -> int:
@@ -126,7 +129,14 @@ def _prices(rng: np.random.Generator, tables: Tables, template: np.ndarray) -> n
     medians = dict(zip(tables.prices["product_group_name"], as_float(tables.prices["median_price"])))
     groups = tables.templates["product_group_name"]
     level = np.array([medians.get(g, medians["*"]) for g in groups])
-    return snap_price(level[template] * rng.lognormal(0.05, 0.45, len(template)))
+    return snap_price(level[template] * rng.lognormal(*PRICE_SPREAD, len(template)))
+
+
+def _styles(rng: np.random.Generator, product: np.ndarray) -> np.ndarray:
+    """Latent style vectors: the product's plus a little per colour variant."""
+    shared = rng.standard_normal((product.max() + 1, STYLE_DIM))[product]
+    own = rng.standard_normal((len(product), STYLE_DIM))
+    return (0.9 * shared + 0.44 * own).astype(np.float32)
 
 
 def _hits(rng: np.random.Generator, tables: Tables, template: np.ndarray, pop: np.ndarray,
@@ -185,6 +195,6 @@ def build_catalogue(rng: np.random.Generator, tables: Tables, n_articles: int,
         colour=colour.astype(np.int32), graphical=graph.astype(np.int32),
         name=_names(rng, tables, p_template)[product], launch=week, tau=tau,
         life=np.ceil(tau * np.log(25.0)).astype(np.int32) + 2, pop=pop * lift[colour],
-        price=price, markdown_age=np.ceil(tau * rng.uniform(1.0, 3.0, len(product))).astype(
+        price=price, style=_styles(rng, product), markdown_age=np.ceil(tau * rng.uniform(1.0, 3.0, len(product))).astype(
             np.int32), markdown_price=snap_price(price * cut))
     return Catalogue(**{k: v[order] for k, v in cat.__dict__.items()})

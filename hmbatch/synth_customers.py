@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hmbatch.synth_catalogue import STYLE_DIM
 from hmbatch.synth_sampling import categorical
 from hmbatch.synth_tables import Tables, normalised
-from hmbatch.synth_taste import personas_of
+from hmbatch.synth_taste import GROUPS, STYLES, personas_of
 
 SHARED_POSTAL = 0.09  # share of customers on the one big postal code
 FAVOURITES = 4  # favourite templates per customer
@@ -34,6 +35,7 @@ class Customers:
     online: np.ndarray  # float64 probability that a visit is online
     loyalty: np.ndarray  # float64 probability of buying from a favourite template
     colour_pref: np.ndarray  # int32 preferred perceived colour master
+    style: np.ndarray  # float32 (n, STYLE_DIM) unit vector: persona style plus own twist
     favourites: np.ndarray | None = None  # int32 (n, FAVOURITES) templates
 
     @property
@@ -62,6 +64,13 @@ def _windows(rng: np.random.Generator, n: int, n_days: int) -> tuple[np.ndarray,
     return join.astype(np.int32), np.minimum(join + stay, n_days).astype(np.int32)
 
 
+def _styles(rng: np.random.Generator, persona: np.ndarray) -> np.ndarray:
+    """Unit style vectors: the persona's direction plus an individual one."""
+    centre = rng.standard_normal((len(GROUPS) * STYLES, STYLE_DIM))
+    vec = centre[persona] + 0.8 * rng.standard_normal((len(persona), STYLE_DIM))
+    return (vec / np.linalg.norm(vec, axis=1, keepdims=True)).astype(np.float32)
+
+
 def build_customers(rng: np.random.Generator, tables: Tables, n: int, n_days: int,
                     colour_share: np.ndarray) -> Customers:
     """Generate ``n`` customers over a calendar of ``n_days`` days.
@@ -79,9 +88,10 @@ def build_customers(rng: np.random.Generator, tables: Tables, n: int, n_days: in
     age = _ages(rng, tables, n)
     taste_age = np.where(age < 0, rng.integers(18, 60, n), age)
     first, last = _windows(rng, n, n_days)
+    persona = personas_of(rng, taste_age)
     return Customers(
         age=age, flags=categorical(rng, normalised(tables.flags["weight"]), n).astype(np.int32),
-        postal=_postal(rng, n), persona=personas_of(rng, taste_age),
+        postal=_postal(rng, n), persona=persona, style=_styles(rng, persona),
         rate=rng.lognormal(0.0, 1.25, n), first_day=first, last_day=last,
         online=rng.beta(0.9, 0.38, n), loyalty=rng.beta(3.0, 2.0, n),
         colour_pref=categorical(rng, colour_share, n).astype(np.int32))

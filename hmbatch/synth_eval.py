@@ -12,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from hmbatch.synth_write import sql_path
+
 _VIEWS = """
 CREATE VIEW tr AS SELECT * FROM read_csv('{train}', header=true,
     columns={{'t_dat': 'DATE', 'customer_id': 'VARCHAR', 'article_id': 'VARCHAR',
@@ -98,13 +100,13 @@ def baseline_map12(out_dir: Path, recent_days: int = 28) -> dict[str, float]:
     """
     out_dir = Path(out_dir)
     con = duckdb.connect()
-    con.execute(_VIEWS.format(train=out_dir / "transactions_train.csv",
-                              heldout=out_dir / "heldout_transactions.csv"))
+    con.execute(_VIEWS.format(train=sql_path(out_dir / "transactions_train.csv"),
+                              heldout=sql_path(out_dir / "heldout_transactions.csv")))
     con.execute(_RECENT.replace("(?)", str(int(recent_days))))
     con.execute("""CREATE TABLE bestsellers AS
                    SELECT c.customer_id, b.article_id, b.rk
                    FROM (SELECT DISTINCT customer_id FROM truth) c CROSS JOIN best b""")
-    con.execute(_TASTE.format(articles=out_dir / "articles.csv"))
+    con.execute(_TASTE.format(articles=sql_path(out_dir / "articles.csv")))
     result = {"bestsellers": map12(con, "bestsellers"), "repurchase": map12(con, "repurchase"),
               "taste": map12(con, "taste"),
               "customers": con.execute(

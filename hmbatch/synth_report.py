@@ -11,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 
+from hmbatch.synth_write import sql_path
+
 _LOAD = """
 CREATE TABLE tr AS SELECT t_dat::DATE AS d, customer_id AS c, article_id AS a,
     price::DOUBLE AS price, sales_channel_id::INTEGER AS ch
@@ -73,7 +75,7 @@ def realism(out_dir: Path) -> dict:
       (of training rows), ``age_bucket`` (of customers) and ``weekday`` (of rows, Monday = 0).
     """
     con = duckdb.connect()
-    con.execute(_LOAD.format(dir=Path(out_dir)))
+    con.execute(_LOAD.format(dir=sql_path(Path(out_dir))))
     out: dict = {k: float(con.execute(q).fetchone()[0]) for k, q in _SCALARS.items()}
     for key, col in (("product_group", "product_group_name"), ("index_group", "index_group_name"),
                      ("colour", "colour_group_name")):

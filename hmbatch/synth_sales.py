@@ -19,9 +19,11 @@ from hmbatch.synth_pools import Pools
 from hmbatch.synth_sampling import GroupedCdf
 
 CANDIDATES = 4  # articles a customer looks at before picking one
-EXACT_CANDIDATES = 2  # of which drawn from the wanted category itself (when it has stock)
+EXACT_CANDIDATES = 3  # of which drawn from the wanted category itself (when it has stock)
 COLOUR_TASTE = 1.5  # log-odds bonus for the customer's preferred colour
-TEMPLATE_TASTE = 2.5  # log-odds bonus for the category the customer came for
+TEMPLATE_TASTE = 3.0  # log-odds bonus for the category the customer came for
+STYLE_TASTE = 1.0  # log-odds per unit of customer-article style affinity
+CHUNK = 1 << 21  # basket lines scored at a time (bounds memory at full scale)
 MEAN_BASKET = 3.0  # distinct articles per visit: 1 + negative binomial (median 2)
 BASKET_SHAPE = 0.6  # negative binomial shape of the extra articles (lower: longer tail)
 
@@ -83,13 +85,18 @@ def make_visits(rng: np.random.Generator, cust: Customers, volume: np.ndarray, n
 
 
 def pick_templates(rng: np.random.Generator, cust: Customers, taste: GroupedCdf,
-                   who: np.ndarray, week: np.ndarray, n_weeks: int) -> np.ndarray:
-    """Category of each basket line: a favourite (loyal moment) or the persona's in-season mix."""
-    fav = rng.random(len(who)) < cust.loyalty[who]
+                   season: np.ndarray, who: np.ndarray, week: np.ndarray) -> np.ndarray:
+    """Category of each basket line: a favourite (loyal moment) or the persona's in-season mix.
+
+    An out-of-season favourite (swimwear in January) is kept only with its seasonal
+    multiplier as probability; otherwise the line falls back to the persona's seasonal mix.
+    """
     slot = rng.integers(0, cust.favourites.shape[1], len(who))
     out = cust.favourites[who, slot].astype(np.int64)
-    rest = ~fav
-    group = cust.persona[who[rest]].astype(np.int64) * n_weeks + week[rest]
+    keep = rng.random(len(who)) < cust.loyalty[who]
+    keep &= rng.random(len(who)) < season[week, out]
+    rest = ~keep
+    group = cust.persona[who[rest]].astype(np.int64) * season.shape[0] + week[rest]
     out[rest] = taste.sample(group, rng.random(int(rest.sum())))
     return out
 
@@ -97,15 +104,30 @@ def pick_templates(rng: np.random.Generator, cust: Customers, taste: GroupedCdf,
 def pick_articles(rng: np.random.Generator, cat: Catalogue, cust: Customers, pools: Pools,
                   colour_master: np.ndarray, who: np.ndarray, week: np.ndarray,
                   template: np.ndarray) -> np.ndarray:
-    """Article of each basket line: the candidate (drawn by popularity from the line's segment)
-    that best matches the category the customer came for and their preferred colour."""
+    """Article of each basket line: among candidates drawn by popularity (mostly from the wanted
+    category, else its segment), the one that best fits the customer's category, colour and
+    style, with Gumbel noise (a multinomial-logit choice)."""
+    out = np.empty(len(who), dtype=np.int64)
+    for lo in range(0, len(who), CHUNK):
+        part = slice(lo, lo + CHUNK)
+        out[part] = _choose(rng, cat, cust, pools, colour_master, who[part], week[part],
+                            template[part])
+    return out
+
+
+def _choose(rng: np.random.Generator, cat: Catalogue, cust: Customers, pools: Pools,
+            colour_master: np.ndarray, who: np.ndarray, week: np.ndarray,
+            template: np.ndarray) -> np.ndarray:
+    """pick_articles on one chunk of lines."""
     best = np.zeros(len(who), dtype=np.int64)
-    best_score = np.full(len(who), -np.inf)
-    pref = cust.colour_pref[who]
+    best_score = np.full(len(who), -np.inf, dtype=np.float32)
+    pref, style = cust.colour_pref[who], cust.style[who]
     for i in range(CANDIDATES):
         cand = pools.draw(week, template, rng.random(len(who)), exact=i < EXACT_CANDIDATES)
         score = (COLOUR_TASTE * (colour_master[cat.colour[cand]] == pref)
-                 + TEMPLATE_TASTE * (cat.template[cand] == template) + rng.gumbel(size=len(who)))
+                 + TEMPLATE_TASTE * (cat.template[cand] == template)
+                 + STYLE_TASTE * np.einsum("ij,ij->i", style, cat.style[cand])
+                 + rng.gumbel(size=len(who))).astype(np.float32)
         better = score > best_score
         best[better], best_score[better] = cand[better], score[better]
     return best

@@ -9,10 +9,11 @@ import numpy as np
 
 from hmbatch.synth_catalogue import Catalogue, build_catalogue
 from hmbatch.synth_customers import FAVOURITES, Customers, build_customers
-from hmbatch.synth_pools import build_pools, row_prices
+from hmbatch.synth_pools import Pools, build_pools, row_prices
 from hmbatch.synth_repeat import EXTRA_UNIT, basket_siblings, rebuy, redraw_accidents, units
-from hmbatch.synth_sales import MEAN_BASKET, make_visits, pick_articles, pick_templates
-from hmbatch.synth_sampling import categorical, dense_cdf
+from hmbatch.synth_sales import (MEAN_BASKET, Visits, make_visits, pick_articles,
+                                 pick_templates)
+from hmbatch.synth_sampling import GroupedCdf, dense_cdf
 from hmbatch.synth_taste import persona_templates, seasonality, weekly_cdf
 from hmbatch.synth_tables import Tables, as_float
 
@@ -72,7 +73,7 @@ class World:
     rows: dict[str, np.ndarray]  # day, cust, art (article_id), price, ch; in file order
 
 
-def _colour_masters(tables: Tables) -> tuple[np.ndarray, np.ndarray]:
+def colour_masters(tables: Tables) -> tuple[np.ndarray, np.ndarray]:
     """Perceived colour master of each colour row, and each master's share of real rows."""
     names, master = np.unique(tables.colours["perceived_colour_master_name"], return_inverse=True)
     share = np.bincount(master, as_float(tables.colours["row_share"]), len(names))
@@ -86,15 +87,17 @@ def _segments(tables: Tables) -> np.ndarray:
     return np.unique(pairs, return_inverse=True)[1].astype(np.int64)
 
 
-def _tastes(rng: np.random.Generator, tables: Tables, cust: Customers, cal: Calendar):
-    """Calibrate personas on expected volume, draw favourites, build the weekly taste table."""
+def _tastes(rng: np.random.Generator, tables: Tables, cust: Customers,
+            cal: Calendar) -> tuple[GroupedCdf, np.ndarray]:
+    """Calibrate personas, draw favourites; return the weekly taste table and seasonality."""
     volume = cust.rate * (cust.last_day - cust.first_day)
     n_personas = int(cust.persona.max()) + 1 if cust.size else 1
     q = persona_templates(rng, tables, np.bincount(cust.persona, volume, n_personas) + 1e-9)
     fav_groups = np.repeat(cust.persona.astype(np.int64), FAVOURITES)
     cust.favourites = dense_cdf(q).sample(fav_groups, rng.random(len(fav_groups))).reshape(
         cust.size, FAVOURITES).astype(np.int32)
-    return weekly_cdf(q, seasonality(tables, cal.week_of_year()))
+    season = seasonality(tables, cal.week_of_year())
+    return weekly_cdf(q, season), season
 
 
 def simulate(rng: np.random.Generator, tables: Tables, customers: int, articles: int,
@@ -115,26 +118,44 @@ def simulate(rng: np.random.Generator, tables: Tables, customers: int, articles:
     """
     cal = make_calendar(tables, train_days)
     cat = build_catalogue(rng, tables, articles, cal.n_weeks)
-    master, master_share = _colour_masters(tables)
-    cust = build_customers(rng, tables, customers, cal.n_days, master_share)
-    taste = _tastes(rng, tables, cust, cal)
+    cust = build_customers(rng, tables, customers, cal.n_days, colour_masters(tables)[1])
+    taste, season = _tastes(rng, tables, cust, cal)
     progress(f"catalogue {cat.size:,} articles, {cust.size:,} customers")
     pools = build_pools(cat, cal.n_weeks, _segments(tables))
     total = rows * cal.volume.sum() / cal.volume[:train_days].sum()
     visits = make_visits(rng, cust, cal.volume, int(total / MEAN_BASKET * (1 - EXTRA_UNIT)),
                          id_rank(cust.size))
     progress(f"{len(visits.day):,} visits")
+    art, v = _basket_lines(rng, (cat, cust, pools), (taste, season), colour_masters(tables)[0],
+                           visits, cal)
+    week = cal.week(visits.day[v])
+    out = {"day": visits.day[v], "cust": visits.customer[v], "art": cat.article_id[art],
+           "price": row_prices(cat, art, week),
+           "ch": np.where(visits.online[v], 2, 1).astype(np.int8)}
+    return World(calendar=cal, catalogue=cat, customers=cust, rows=out)
+
+
+def _basket_lines(rng: np.random.Generator, world: tuple[Catalogue, Customers, Pools],
+                  taste: tuple[GroupedCdf, np.ndarray], master: np.ndarray, visits: Visits,
+                  cal: Calendar) -> tuple[np.ndarray, np.ndarray]:
+    """Fill every visit's basket; return (article index, visit index) of each output row.
+
+    Args:
+      rng: random generator.
+      world: catalogue, customers and weekly pools.
+      taste: persona taste table and seasonality (see ``_tastes``).
+      master: perceived colour master of each colour.
+      visits: the visits, in output order.
+      cal: calendar.
+    """
+    cat, cust, pools = world
     v = np.repeat(np.arange(len(visits.day)), visits.size)
     first = np.cumsum(visits.size) - visits.size
     who, week = visits.customer[v], cal.week(visits.day[v])
-    template = pick_templates(rng, cust, taste, who, week, cal.n_weeks)
+    template = pick_templates(rng, cust, *taste, who, week)
     art = pick_articles(rng, cat, cust, pools, master, who, week, template)
     redraw_accidents(rng, cat, pools, who, visits.day[v], week, template, art)
     art = basket_siblings(rng, cat, art, np.arange(len(v)) - first[v], week)
     rebuy(rng, cat, art, first, visits.size, visits.customer, visits.day, cal.week(visits.day))
     line = np.repeat(np.arange(len(v)), units(rng, len(v)))
-    art, v, week = art[line], v[line], week[line]
-    out = {"day": visits.day[v], "cust": visits.customer[v], "art": cat.article_id[art],
-           "price": row_prices(cat, art, week),
-           "ch": np.where(visits.online[v], 2, 1).astype(np.int8)}
-    return World(calendar=cal, catalogue=cat, customers=cust, rows=out)
+    return art[line], v[line]

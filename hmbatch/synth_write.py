@@ -28,6 +28,11 @@ COPY (SELECT strftime(DATE '{first}' + day, '%Y-%m-%d') AS t_dat,
 """
 
 
+def sql_path(path: Path) -> str:
+    """A file path as the inside of a single-quoted SQL string literal."""
+    return str(path).replace("'", "''")
+
+
 def connect() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that keeps insertion order when writing."""
     con = duckdb.connect()
@@ -48,7 +53,8 @@ def write_transactions(con: duckdb.DuckDBPyConnection, path: Path, rows: dict, f
                        salt: str) -> None:
     """Write rows (arrays day, cust, art, price, ch; already in file order) as a CSV."""
     con.register("rows_view", rows)
-    con.execute(TRANSACTION_SQL.format(first=first, salt=salt, table="rows_view", path=path))
+    con.execute(TRANSACTION_SQL.format(first=first, salt=salt, table="rows_view",
+                                       path=sql_path(path)))
     con.unregister("rows_view")
 
 
@@ -68,7 +74,7 @@ def write_customers(con: duckdb.DuckDBPyConnection, path: Path, cust: Customers,
                      CASE WHEN postal = 0 THEN '{SHARED_POSTAL_CODE}'
                           ELSE sha256('{salt}:p:' || postal) END AS postal_code
               FROM cust JOIN flags USING (flag) ORDER BY customer_id)
-        TO '{path}' (HEADER, DELIMITER ',')""")
+        TO '{sql_path(path)}' (HEADER, DELIMITER ',')""")
 
 
 def write_submission(con: duckdb.DuckDBPyConnection, path: Path, n: int, salt: str,
@@ -77,7 +83,7 @@ def write_submission(con: duckdb.DuckDBPyConnection, path: Path, n: int, salt: s
     con.execute(f"""
         COPY (SELECT sha256('{salt}:c:' || i) AS customer_id, ? AS prediction
               FROM range({int(n)}) t(i) ORDER BY customer_id)
-        TO '{path}' (HEADER, DELIMITER ',')""", [prediction])
+        TO '{sql_path(path)}' (HEADER, DELIMITER ',')""", [prediction])
 
 
 def _register_table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, list[str]],
@@ -113,4 +119,4 @@ def write_articles(con: duckdb.DuckDBPyConnection, path: Path, cat: Catalogue,
               FROM art JOIN tmpl ON art.t = tmpl.k JOIN col ON art.c = col.k
                    JOIN gra ON art.g = gra.k JOIN nam ON art.n = nam.k
               ORDER BY id)
-        TO '{path}' (HEADER, DELIMITER ',')""")
+        TO '{sql_path(path)}' (HEADER, DELIMITER ',')""")

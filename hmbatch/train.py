@@ -81,11 +81,19 @@ def _multi_step(tf, model):
 
 
 def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=None):
-    """Trains the two-tower model on `examples`; returns (model, epoch figures)."""
+    """Trains the two-tower model on `examples` (emptied on the way to save memory).
+
+    Returns:
+        (model, figures of each epoch).
+    """
     model_mod, tf = _tf_setup(config.seed)
-    columns = model_mod.to_tensors({**examples, "sampling_prob": sampling_probability(examples["article_id"])})
-    n = len(columns["article_id"])
-    tensors = {name: tf.constant(values) for name, values in columns.items()}
+    examples["sampling_prob"] = sampling_probability(examples["article_id"])
+    n = len(examples["article_id"])
+    tensors = {}
+    for name in list(examples):
+        values = examples.pop(name)
+        if values.dtype.kind in "iuf":
+            tensors[name] = tf.constant(model_mod.to_tensors({name: values})[name])
 
     def epoch_data(epoch: int):
         # Shuffle positions, not rows: a shuffle buffer of millions of dict elements costs many GB.
@@ -192,11 +200,12 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print) -> Path:
         cutoff, last = features.dates(con, config.holdout_days)
         started = time.perf_counter()
         examples = features.training_examples(con, cutoff, config.weeks)
-        if len(examples["article_id"]) == 0:
+        n_examples = len(examples["article_id"])
+        if n_examples == 0:
             raise HmbatchError(f"no purchases in the {config.weeks} weeks up to {cutoff}: "
                                "use a larger --weeks or a smaller --holdout-days")
         feature_s = time.perf_counter() - started
-        log(f"{len(examples['article_id']):,} training examples from {config.weeks} weeks up to "
+        log(f"{n_examples:,} training examples from {config.weeks} weeks up to "
             f"{cutoff} ({feature_s:.1f} s)")
         vocab = features.vocabularies(con, examples)
         model, epochs = fit(config, examples, vocab, progress)
@@ -208,7 +217,7 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print) -> Path:
             manifest = {
                 "config": dataclasses.asdict(config), "cutoff": str(cutoff), "last_date": str(last),
                 "fingerprint": meta["fingerprint"], "created": dt.datetime.now().isoformat(timespec="seconds"),
-                "training": {"examples": len(examples["article_id"]), "feature_seconds": round(feature_s, 2),
+                "training": {"examples": n_examples, "feature_seconds": round(feature_s, 2),
                              "epochs": epochs, **sizes},
                 "blend": previous_blend(ws) if config.holdout_days == 0 else None,
             }

@@ -184,3 +184,17 @@ def test_interrupted_submit_leaves_no_file(world, tmp_path, monkeypatch):
     result = invoke("submit", "--out", out, "--workspace", world["ws"])
     assert result.exit_code == 130 and "interrupted" in result.output
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_same_seed_same_model(world, tmp_path):
+    import shutil
+    ws2 = tmp_path / "again"
+    ws2.mkdir()
+    shutil.copy(world["ws"] / "hmbatch.duckdb", ws2 / "hmbatch.duckdb")
+    args = ("--epochs", "4", "--batch-size", "256", "--dim", "32", "--learning-rate", "0.01")
+    assert invoke("train", "--workspace", ws2, *args).exit_code == 0
+    first = json.loads((current_run(world["ws"]) / "manifest.json").read_text())
+    second = json.loads((current_run(ws2) / "manifest.json").read_text())
+    assert [e["loss"] for e in first["training"]["epochs"]] == [e["loss"] for e in second["training"]["epochs"]]
+    np.testing.assert_array_equal(np.load(current_run(world["ws"]) / "customer_embeddings.npy"),
+                                  np.load(current_run(ws2) / "customer_embeddings.npy"))
