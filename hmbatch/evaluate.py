@@ -96,11 +96,11 @@ def tune(cand: Candidates, truth: Truth) -> tuple[dict, float]:
 
 
 def tune_with_check(chunks: list[Candidates], truth: Truth) -> dict:
-    """Fits the weights on half the buyers and scores them on the other half (an honest figure),
-    then fits the weights to keep on (a sample of) all buyers."""
+    """Fits the weights on half the buyers (at most TUNE_SAMPLE) and scores them on the others (an
+    honest figure), then fits the weights to keep on (a sample of) all buyers."""
     rng = np.random.default_rng(0)
     rows = np.arange(len(truth.customers))
-    half = np.sort(rng.choice(rows, len(rows) // 2, replace=False))
+    half = np.sort(rng.choice(rows, min(len(rows) // 2, TUNE_SAMPLE), replace=False))
     other = np.setdiff1d(rows, half)
     weights_half, _ = tune(_concat(chunks, half), subset(truth, half))
     check = _concat(chunks, other)

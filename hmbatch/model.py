@@ -86,16 +86,20 @@ def _mlp(dim: int, name: str) -> tf.keras.Sequential:
                                 tf.keras.layers.Dense(dim)], name=name)
 
 
+def _id_embedding(ids: np.ndarray, dim: int, name: str) -> tf.keras.Sequential:
+    """Vocabulary lookup (unknown ids share the out-of-vocabulary slot 0) and its embedding."""
+    return tf.keras.Sequential([tf.keras.layers.IntegerLookup(vocabulary=ids, mask_token=None),
+                                tf.keras.layers.Embedding(len(ids) + 1, dim)], name=name)
+
+
 class CustomerTower(tf.keras.Model):
     """Customer id (unknown ids share the OOV slot), attributes and point-in-time history."""
 
     def __init__(self, vocab: Vocabularies, dim: int, use_id: bool = True):
         super().__init__(name="customer_tower")
         self.use_id = use_id
-        self.id_lookup = tf.keras.layers.IntegerLookup(vocabulary=vocab.customer_ids, mask_token=None)
-        self.id_embedding = tf.keras.layers.Embedding(len(vocab.customer_ids) + 1, dim)
-        self.recent_lookup = tf.keras.layers.IntegerLookup(vocabulary=vocab.article_ids, mask_token=None)
-        self.recent_embedding = tf.keras.layers.Embedding(len(vocab.article_ids) + 1, dim)
+        self.id_embedding = _id_embedding(vocab.customer_ids, dim, "customer_id")
+        self.recent_embedding = _id_embedding(vocab.article_ids, dim, "recent_articles")
         self.categories = _category_embeddings(CUSTOMER_CATEGORICAL, vocab.cardinality)
         self.mlp = _mlp(dim, "customer_mlp")
 
@@ -104,10 +108,10 @@ class CustomerTower(tf.keras.Model):
         parts.append(tf.stack([features[n] for n in CUSTOMER_NUMERIC], axis=1))
         recent = tf.stack([features[n] for n in RECENT_ARTICLES], axis=1)
         mask = tf.cast(tf.not_equal(recent, 0), tf.float32)[:, :, None]
-        pooled = tf.reduce_sum(self.recent_embedding(self.recent_lookup(recent)) * mask, axis=1)
+        pooled = tf.reduce_sum(self.recent_embedding(recent) * mask, axis=1)
         parts.append(pooled / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0))
         if self.use_id:
-            parts.append(self.id_embedding(self.id_lookup(features["customer_idx"])))
+            parts.append(self.id_embedding(features["customer_idx"]))
         return self.mlp(tf.concat(parts, axis=1))
 
 
@@ -117,16 +121,13 @@ class ArticleTower(tf.keras.Model):
 
     def __init__(self, vocab: Vocabularies, dim: int):
         super().__init__(name="article_tower")
-        self.id_lookup = tf.keras.layers.IntegerLookup(vocabulary=vocab.article_ids, mask_token=None)
-        self.id_embedding = tf.keras.layers.Embedding(len(vocab.article_ids) + 1, dim)
-        self.code_lookup = tf.keras.layers.IntegerLookup(vocabulary=vocab.product_codes, mask_token=None)
-        self.code_embedding = tf.keras.layers.Embedding(len(vocab.product_codes) + 1, dim)
+        self.id_embedding = _id_embedding(vocab.article_ids, dim, "article_id")
+        self.code_embedding = _id_embedding(vocab.product_codes, dim, "product_code")
         self.categories = _category_embeddings(ARTICLE_CATEGORICAL, vocab.cardinality)
         self.mlp = _mlp(dim, "article_mlp")
 
     def call(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
-        parts = [self.id_embedding(self.id_lookup(features["article_id"])),
-                 self.code_embedding(self.code_lookup(features["product_code"]))]
+        parts = [self.id_embedding(features["article_id"]), self.code_embedding(features["product_code"])]
         parts += [self.categories[n](features[n]) for n in ARTICLE_CATEGORICAL]
         parts.append(tf.stack([features[n] for n in ARTICLE_NUMERIC], axis=1))
         return self.mlp(tf.concat(parts, axis=1))

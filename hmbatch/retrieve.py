@@ -99,10 +99,6 @@ class Retriever:
         self._load_popular()
 
     @classmethod
-    def from_parts(cls, run_dir: Path, manifest: dict, con: duckdb.DuckDBPyConnection) -> "Retriever":
-        return cls(run_dir, manifest, con)
-
-    @classmethod
     def open(cls, ws, allow_stale: bool = False, read_only: bool = True) -> "Retriever":
         """Opens the workspace's current model and checks that it matches the database."""
         from hmbatch.data import read_meta

@@ -23,7 +23,7 @@ TAU = (3.0, 1.1)  # median and log-spread of the weeks an article takes to fade
 PRICE_SPREAD = (0.09, 0.4)  # log-normal shift and spread of prices around the group median
 STYLE_DIM = 8  # latent style factors (customers prefer articles whose style matches theirs)
 HITS_PER_WEEK = 3.0  # short-lived best sellers launched each week, whatever the catalogue size
-HIT_SHARE = 0.04  # share of all demand that goes to the hits
+HIT_SHARE = (0.04, 0.5)  # share of demand going to hits at 14k articles, growth exponent
 HIT_TAU = 2.5  # weeks a hit takes to fade
 PRICE_POINTS = np.array([0.099, 0.199, 0.299, 0.399, 0.499, 0.599, 0.699, 0.799, 0.899, 0.999,
                          1.199, 1.299, 1.499, 1.699, 1.799, 1.999, 2.499, 2.999, 3.499, 3.999,
@@ -143,9 +143,10 @@ def _hits(rng: np.random.Generator, tables: Tables, template: np.ndarray, pop: n
           tau: np.ndarray, n_weeks: int) -> None:
     """Turn a fixed number of articles per week into short-lived hits (in place).
 
-    Weekly best sellers take a similar share of demand at every scale, so the "last week's
-    best sellers" baseline scores alike on a small and on the full catalogue. Hits are chosen
-    where demand per article is high (Ladieswear more than Baby/Children).
+    Weekly best sellers should take a similar share of a week's rows at every scale, so that
+    the "last week's best sellers" baseline scores alike on a small and on the full catalogue;
+    a bigger catalogue spreads the ordinary articles thinner, so the hits' share grows with it.
+    Hits are chosen where demand per article is high (Ladieswear more than Baby/Children).
     """
     demand = normalised(tables.templates["row_weight"]) / normalised(
         tables.templates["article_weight"]).clip(1e-9)
@@ -156,7 +157,8 @@ def _hits(rng: np.random.Generator, tables: Tables, template: np.ndarray, pop: n
     rest = np.ones(len(pop), dtype=bool)
     rest[hit] = False
     base = (pop[rest] * np.minimum(tau[rest], n_weeks)).sum()
-    pop[hit] *= HIT_SHARE / (1 - HIT_SHARE) * base / (pop[hit] * tau[hit]).sum()
+    share = HIT_SHARE[0] * (len(pop) / 14_000) ** HIT_SHARE[1]
+    pop[hit] *= share / (1 - share) * base / (pop[hit] * tau[hit]).sum()
 
 
 def build_catalogue(rng: np.random.Generator, tables: Tables, n_articles: int,

@@ -74,7 +74,8 @@ CREATE TABLE profile AS
     FROM tr JOIN art USING (article_id)
     WHERE customer_id IN (SELECT customer_id FROM truth) GROUP BY 1, 2, 3;
 CREATE TABLE last_week AS SELECT article_id, count(*) AS n FROM tr
-    WHERE t_dat > (SELECT max(t_dat) FROM tr) - INTERVAL 7 DAY GROUP BY 1;
+    WHERE t_dat > (SELECT max(t_dat) FROM tr) - INTERVAL 7 DAY GROUP BY 1
+    ORDER BY n DESC, article_id LIMIT 1000;
 CREATE TABLE taste AS
     SELECT customer_id, article_id,
            row_number() OVER (PARTITION BY customer_id ORDER BY sc DESC, article_id) AS rk
@@ -99,7 +100,7 @@ def baseline_map12(out_dir: Path, recent_days: int = 28) -> dict[str, float]:
       {"bestsellers": ..., "repurchase": ..., "taste": ..., "customers": held-out buyers}.
     """
     out_dir = Path(out_dir)
-    con = duckdb.connect()
+    con = duckdb.connect(config={"memory_limit": "4GB"})
     con.execute(_VIEWS.format(train=sql_path(out_dir / "transactions_train.csv"),
                               heldout=sql_path(out_dir / "heldout_transactions.csv")))
     con.execute(_RECENT.replace("(?)", str(int(recent_days))))

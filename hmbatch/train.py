@@ -223,7 +223,7 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print) -> Path:
             }
             if config.holdout_days > 0:
                 from hmbatch.retrieve import Retriever
-                manifest["retrieval"] = Retriever.from_parts(tmp, manifest, con).holdout_recall()
+                manifest["retrieval"] = Retriever(tmp, manifest, con).holdout_recall()
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
             run_dir = ws.models_dir / _run_name(config)
             os.replace(tmp, run_dir)

@@ -198,3 +198,15 @@ def test_same_seed_same_model(world, tmp_path):
     assert [e["loss"] for e in first["training"]["epochs"]] == [e["loss"] for e in second["training"]["epochs"]]
     np.testing.assert_array_equal(np.load(current_run(world["ws"]) / "customer_embeddings.npy"),
                                   np.load(current_run(ws2) / "customer_embeddings.npy"))
+
+
+def test_query_of_known_customer_does_not_import_tensorflow(world):
+    import subprocess
+    import sys
+    customer = next(r for i, r in enumerate(csv.reader(open(world["data"] / "customers.csv"))) if i == 1)[0]
+    code = ("import sys; from typer.testing import CliRunner; from hmbatch.cli import app; "
+            f"r = CliRunner().invoke(app, ['query', '{customer}', '--workspace', sys.argv[1]]); "
+            "assert r.exit_code == 0, r.output; "
+            "assert not any(m.startswith('tensorflow') for m in sys.modules), 'tensorflow imported'")
+    proc = subprocess.run([sys.executable, "-c", code, str(world["ws"])], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
