@@ -87,6 +87,37 @@ def check_header(path: Path, expected: tuple[str, ...]) -> None:
         raise InputError(f"{path}: not UTF-8 text (line 1 cannot be decoded)") from None
     columns = tuple(c.strip().strip('"') for c in header.split(","))
     _compare_columns(path, columns, expected)
+    check_utf8(path)
+
+
+def check_utf8(path: Path, chunk: int = 1 << 24) -> None:
+    """Raises naming the line of the first byte sequence that is not UTF-8.
+
+    DuckDB's reader would otherwise drop such bytes silently and read, for instance, a Latin-1
+    '2018-09-2\xe9' as the date 2018-09-02. ASCII chunks (all of the real transactions) are
+    checked at memory speed.
+    """
+    import codecs
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            if not block.isascii():
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    raise InputError(f"{path}: line {_line_at(path, offset + exc.start)}: not UTF-8 "
+                                     "text; save the file as UTF-8") from None
+            offset += len(block)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: the file ends inside a UTF-8 character (truncated?)") from None
+
+
+def _line_at(path: Path, position: int) -> int:
+    with open(path, "rb") as handle:
+        return handle.read(position).count(b"\n") + 1
 
 
 def _compare_columns(path: Path, columns: tuple[str, ...], expected: tuple[str, ...]) -> None:

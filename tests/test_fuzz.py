@@ -92,3 +92,5 @@ def test_pathological_files(base, case):
     proc = build_with(base, "transactions_train.csv", content, timeout=120)
     if case in ("utf-16", "binary", "huge field", "header only", "latin-1"):
         assert proc.returncode == 1
+    if case == "latin-1":
+        assert "line 2: not UTF-8" in proc.stderr
