@@ -69,7 +69,7 @@ def generate(out_dir: Path, scale: str | Scale = "small", seed: int = 0,
     the end, so an interrupted run leaves any previous ``out_dir`` as it was.
 
     Args:
-      out_dir: destination folder (replaced if it exists).
+      out_dir: destination folder (created if needed; other files in it are left alone).
       scale: a name from SCALES (tiny, small, medium, full) or a Scale.
       seed: random seed; the same seed gives byte-identical files.
       progress: optional callback receiving short status messages.
@@ -85,7 +85,7 @@ def generate(out_dir: Path, scale: str | Scale = "small", seed: int = 0,
     if spec is None:
         raise ValueError(f"unknown scale {scale!r}: choose one of {', '.join(SCALES)}")
     say, start = progress or _quiet, time.perf_counter()
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(tmp, ignore_errors=True)
@@ -147,9 +147,14 @@ def _summary(world: World, n_train: int) -> dict:
 
 
 def _replace_dir(new: Path, target: Path) -> None:
-    """Move ``new`` to ``target``, replacing an existing folder only once ``new`` is complete."""
-    old = target.parent / f".{target.name}.old-{os.getpid()}"
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    """Move the finished files into ``target``.
+
+    A new folder is renamed into place in one step. An existing folder keeps whatever else it
+    holds: each generated file replaces its namesake atomically, so no reader ever sees a half
+    written file and nothing unrelated is deleted.
+    """
+    if not target.exists():
+        new.rename(target)
+        return
+    for path in sorted(new.iterdir()):
+        os.replace(path, target / path.name)

@@ -126,7 +126,8 @@ def _names(rng: np.random.Generator, tables: Tables, template: np.ndarray) -> np
 
 def _prices(rng: np.random.Generator, tables: Tables, template: np.ndarray) -> np.ndarray:
     """Full price per product: its product group's real median times a log-normal spread."""
-    medians = dict(zip(tables.prices["product_group_name"], as_float(tables.prices["median_price"])))
+    medians = dict(zip(tables.prices["product_group_name"],
+                       as_float(tables.prices["median_price"])))
     groups = tables.templates["product_group_name"]
     level = np.array([medians.get(g, medians["*"]) for g in groups])
     return snap_price(level[template] * rng.lognormal(*PRICE_SPREAD, len(template)))
@@ -176,27 +177,28 @@ def build_catalogue(rng: np.random.Generator, tables: Tables, n_articles: int,
     """
     product, week = _variants(rng, n_articles, n_weeks)
     product, week = _trim(rng, product, week, n_articles)
-    n_products = product.max() + 1
+    n_products, n = product.max() + 1, len(product)
     p_template = categorical(rng, normalised(tables.templates["article_weight"]), n_products)
-    p_graph = categorical(rng, normalised(tables.graphical["weight"]), n_products)
-    graph = np.where(rng.random(len(product)) < 0.7, p_graph[product],
-                     categorical(rng, normalised(tables.graphical["weight"]), len(product)))
-    colour = categorical(rng, as_float(tables.colours["article_share"]), len(product))
+    graph_w = normalised(tables.graphical["weight"])
+    graph = np.where(rng.random(n) < 0.7, categorical(rng, graph_w, n_products)[product],
+                     categorical(rng, graph_w, n))
+    colour = categorical(rng, as_float(tables.colours["article_share"]), n)
     lift = as_float(tables.colours["row_share"]) / as_float(tables.colours["article_share"])
     pop = (rng.lognormal(0, POP_SIGMA[0], n_products)[product]
-           * rng.lognormal(0, POP_SIGMA[1], len(product)))
-    tau = np.where(rng.random(len(product)) < 0.04, rng.uniform(30, 80, len(product)),
-                   rng.lognormal(np.log(TAU[0]), TAU[1], len(product)))
+           * rng.lognormal(0, POP_SIGMA[1], n))
+    tau = np.where(rng.random(n) < 0.04, rng.uniform(30, 80, n),
+                   rng.lognormal(np.log(TAU[0]), TAU[1], n))
     _hits(rng, tables, p_template[product], pop, tau, n_weeks)
     price = _prices(rng, tables, p_template)[product]
-    cut = rng.choice(np.array([0.5, 0.6, 0.7, 0.8]), len(product))
+    cut = rng.choice(np.array([0.5, 0.6, 0.7, 0.8]), n)
     ids = _article_ids(rng, product, week)
-    order = np.argsort(ids, kind="stable")
     cat = Catalogue(
         article_id=ids, product=product, template=p_template[product].astype(np.int32),
         colour=colour.astype(np.int32), graphical=graph.astype(np.int32),
         name=_names(rng, tables, p_template)[product], launch=week, tau=tau,
         life=np.ceil(tau * np.log(25.0)).astype(np.int32) + 2, pop=pop * lift[colour],
-        price=price, style=_styles(rng, product), markdown_age=np.ceil(tau * rng.uniform(1.0, 3.0, len(product))).astype(
-            np.int32), markdown_price=snap_price(price * cut))
+        price=price, style=_styles(rng, product),
+        markdown_age=np.ceil(tau * rng.uniform(1.0, 3.0, n)).astype(np.int32),
+        markdown_price=snap_price(price * cut))
+    order = np.argsort(ids, kind="stable")
     return Catalogue(**{k: v[order] for k, v in cat.__dict__.items()})

@@ -80,7 +80,8 @@ CREATE TABLE taste AS
     SELECT customer_id, article_id,
            row_number() OVER (PARTITION BY customer_id ORDER BY sc DESC, article_id) AS rk
     FROM (SELECT p.customer_id, w.article_id, sum(w.n * (p.s + 0.02)) AS sc
-          FROM profile p JOIN art a ON a.pt = p.pt AND a.ig = p.ig JOIN last_week w USING (article_id)
+          FROM profile p JOIN art a ON a.pt = p.pt AND a.ig = p.ig
+               JOIN last_week w USING (article_id)
           GROUP BY 1, 2)
     QUALIFY rk <= 12;
 """
@@ -101,6 +102,7 @@ def baseline_map12(out_dir: Path, recent_days: int = 28) -> dict[str, float]:
     """
     out_dir = Path(out_dir)
     con = duckdb.connect(config={"memory_limit": "4GB"})
+    con.execute("SET enable_progress_bar = false")
     con.execute(_VIEWS.format(train=sql_path(out_dir / "transactions_train.csv"),
                               heldout=sql_path(out_dir / "heldout_transactions.csv")))
     con.execute(_RECENT.replace("(?)", str(int(recent_days))))

@@ -75,6 +75,7 @@ def realism(out_dir: Path) -> dict:
       (of training rows), ``age_bucket`` (of customers) and ``weekday`` (of rows, Monday = 0).
     """
     con = duckdb.connect(config={"memory_limit": "4GB"})
+    con.execute("SET enable_progress_bar = false")
     con.execute(_LOAD.format(dir=sql_path(Path(out_dir))))
     out: dict = {k: float(con.execute(q).fetchone()[0]) for k, q in _SCALARS.items()}
     for key, col in (("product_group", "product_group_name"), ("index_group", "index_group_name"),

@@ -37,6 +37,7 @@ def connect() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that keeps insertion order when writing."""
     con = duckdb.connect()
     con.execute("SET preserve_insertion_order = true")
+    con.execute("SET enable_progress_bar = false")
     return con
 
 
