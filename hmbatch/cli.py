@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from hmbatch.errors import HmbatchError, Interrupted
-from hmbatch.workspace import Workspace
+from hmbatch.workspace import Workspace, signal_received
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Top-12 fashion recommendations per customer from H&M-layout CSV files.")
@@ -35,7 +35,6 @@ def command(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         from hmbatch.report import err_console
-        from hmbatch.workspace import signal_received
         try:
             return fn(*args, **kwargs)
         except (KeyboardInterrupt, Exception) as exc:
@@ -75,13 +74,13 @@ def synth(out_dir: Path = typer.Argument(..., help="Folder to write the CSV file
 
 
 @command
-def train(holdout_days: int = typer.Option(7, help="Days at the end kept out for evaluate (0 = train on all)."),
-          epochs: int = typer.Option(2, help="Passes over the training examples."),
-          weeks: int = typer.Option(12, help="Weeks of purchases before the cut-off to train on."),
-          dim: int = typer.Option(64, help="Embedding size."),
-          batch_size: int = typer.Option(1024, help="Examples per step (in-batch negatives)."),
-          learning_rate: float = typer.Option(0.005, help="Adam learning rate."),
-          temperature: float = typer.Option(1.0, help="Softmax temperature of the retrieval loss."),
+def train(holdout_days: int = typer.Option(7, min=0, help="Days at the end kept out for evaluate (0 = train on all)."),
+          epochs: int = typer.Option(2, min=1, help="Passes over the training examples."),
+          weeks: int = typer.Option(12, min=1, help="Weeks of purchases before the cut-off to train on."),
+          dim: int = typer.Option(64, min=2, max=1024, help="Embedding size."),
+          batch_size: int = typer.Option(1024, min=2, help="Examples per step (in-batch negatives)."),
+          learning_rate: float = typer.Option(0.005, min=1e-6, max=1.0, help="Adam learning rate."),
+          temperature: float = typer.Option(1.0, min=1e-3, help="Softmax temperature of the retrieval loss."),
           customer_id: bool = typer.Option(True, help="Give each customer an id embedding."),
           seed: int = typer.Option(0, help="Random seed."),
           workspace: Optional[Path] = WorkspaceOpt) -> None:

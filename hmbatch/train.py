@@ -126,19 +126,25 @@ def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=No
     return model, figures
 
 
-def export(run_dir: Path, model, con, asof: dt.date, config: TrainConfig) -> dict:
-    """Writes the article index (all and recent), customer embeddings and tower weights."""
+def export(run_dir: Path, model, con, asof: dt.date, config: TrainConfig, info: dict) -> dict:
+    """Writes the article index (all and recent), customer embeddings and tower weights.
+
+    Args:
+        info: written beside each index (data cut-off, database fingerprint, options).
+    """
     from hmbatch import model as model_mod
     from hmbatch.index import FaissIndex, check_finite
     arts = features.article_features_at(con, asof)
     art_emb = check_finite(model_mod.embed(model.candidate_model, arts), "article")
     log_pop = (arts["log_sales_7"] * 5).astype(np.float32)  # ln(1 + sales of the last 7 days)
     vectors = np.hstack([art_emb, log_pop[:, None]])
-    FaissIndex().build(vectors, arts["article_id"]).save(run_dir / "index_all")
+    info = {**info, "vectors": "article embedding + ln(1 + sales of the last 7 days)"}
+    FaissIndex().build(vectors, arts["article_id"]).save(run_dir / "index_all", info)
     recent = (arts["log_sales_28"] > 0)
     if config.recent_days != 28:
         recent = _sold_since(con, arts["article_id"], asof - dt.timedelta(days=config.recent_days), asof)
-    FaissIndex().build(vectors[recent], arts["article_id"][recent]).save(run_dir / "index_recent")
+    FaissIndex().build(vectors[recent], arts["article_id"][recent]).save(
+        run_dir / "index_recent", {**info, "restricted_to": f"articles sold in the {config.recent_days} days before {asof}"})
     custs = features.customer_features_at(con, asof)
     cust_emb = check_finite(model_mod.embed(model.query_model, custs), "customer") / config.temperature
     np.save(run_dir / "customer_embeddings.npy", cust_emb.astype(np.float32))
@@ -212,7 +218,9 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print) -> Path:
         tmp = ws.tmp_path("train")
         try:
             tmp.mkdir(parents=True)
-            sizes = export(tmp, model, con, cutoff + dt.timedelta(days=1), config)
+            sizes = export(tmp, model, con, cutoff + dt.timedelta(days=1), config,
+                           {"cutoff": str(cutoff), "fingerprint": meta["fingerprint"],
+                            "options": dataclasses.asdict(config)})
             save_vocab(tmp, vocab)
             manifest = {
                 "config": dataclasses.asdict(config), "cutoff": str(cutoff), "last_date": str(last),
