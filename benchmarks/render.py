@@ -22,11 +22,15 @@ def _stage_rows(r: dict) -> list[str]:
         "synth": f"{r['sizes']['transactions']:,} rows",
         "build-db": f"{r['sizes']['transactions'] / st['build-db']['wall_s']:,.0f} rows/s",
         "pandas read_csv": f"build-db is {st['pandas read_csv']['wall_s'] / st['build-db']['wall_s']:.1f}x faster",
+        "duckdb read_csv": (f"DuckDB's reader alone is {st['pandas read_csv']['wall_s'] / st['duckdb read_csv']['wall_s']:.1f}x "
+                            "faster than pandas" if "duckdb read_csv" in st else ""),
         "train": f"{t['examples']:,} examples x {len(t['epochs'])} epochs; best epoch {best_epoch:,.0f} examples/s",
-        "id-only TFRS": f"{st['id-only TFRS']['result']['examples_per_s']:,.0f} examples/s (1 epoch, batch 1024)",
+        "id-only TFRS": (f"{st['id-only TFRS']['result']['examples_per_s']:,.0f} examples/s over "
+                         f"{st['id-only TFRS']['result']['examples']:,} examples (batch 1024, Keras Adam)"),
         "evaluate --tune": f"{r['evaluation']['buyers']:,} buyers",
         "submit": f"{submit_rate:,.0f} customers/s (process start and loading included)",
-        "numpy top-12": f"{st['numpy top-12']['result']['customers_per_s']:,.0f} customers/s (search only)",
+        "numpy top-12": (f"{st['numpy top-12']['result']['customers_per_s']:,.0f} customers/s (search only, "
+                         f"{st['numpy top-12']['result']['customers']:,} customers)"),
         "query": f"median {st['query']['result']['median_s']:.2f} s per process, runs {st['query']['result']['runs_s']}",
         "train (all weeks)": "final model, --holdout-days 0",
         "submit (final)": "",

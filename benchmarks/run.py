@@ -47,6 +47,7 @@ def run(scale: str, future: bool) -> dict:
     st["synth"] = measure(work, "synth", "hmbatch", "synth", str(data), "--scale", scale, "--seed", "0")
     st["build-db"] = measure(work, "build-db", "hmbatch", "build-db", str(data), "--workspace", str(ws))
     st["pandas read_csv"] = measure(work, "pandas", "compare:pandas_read", str(data))
+    st["duckdb read_csv"] = measure(work, "duckdb_read", "compare:duckdb_read", str(data))
     st["train"] = measure(work, "train", "hmbatch", "train", "--holdout-days", "7", "--workspace", str(ws))
     st["id-only TFRS"] = measure(work, "id_only", "compare:id_only_tfrs", str(ws), "1024", "12")
     st["evaluate --tune"] = measure(work, "evaluate", "hmbatch", "evaluate", "--tune", "--json",
