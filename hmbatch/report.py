@@ -99,7 +99,7 @@ def evaluation(out: dict) -> None:
     console.print(seg_table)
     if "tuning" in out:
         t = out["tuning"]
-        console.print(f"blend weights tuned and saved: {t['weights']} (MAP@12 {t['map@12_fitted']:.5f} "
+        console.print(f"weights tuned and saved: {out['weights']} (blend MAP@12 {t['map@12_fitted']:.5f} "
                       f"on the buyers they were fitted on; {t['map@12_other_half']:.5f} on a half "
                       "not used for fitting)")
 

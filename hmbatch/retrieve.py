@@ -24,7 +24,9 @@ from hmbatch.sqlfiles import execute_file
 
 STRATEGIES = ("blend", "two-tower", "repurchase", "popular")
 SOURCES = {1: "two-tower", 2: "repurchase", 4: "popular"}
-DEFAULT_BLEND = {"dot": 1.0, "log_pop": 1.0, "rep": 5.0, "pop": 1.0}
+# beta weighs ln(1 + last week's sales) against the dot product in the two-tower retrieval (it is
+# the query's last coordinate, so FAISS applies it); the others weigh the blend's four signals.
+DEFAULT_BLEND = {"beta": 1.0, "dot": 1.0, "log_pop": 1.0, "rep": 5.0, "pop": 1.0}
 TT_CANDIDATES, REP_CANDIDATES, POP_CANDIDATES = 24, 12, 24
 REPURCHASE_DAYS = 56
 PRIMARY = 1e6
@@ -48,7 +50,8 @@ class Candidates:
             score = (weights["dot"] * self.dot + weights["log_pop"] * self.log_pop +
                      weights["rep"] * self.rep + weights["pop"] * self.pop)
         elif strategy == "two-tower":
-            score = np.where(self.source & 1, PRIMARY + self.dot + self.log_pop, fill)
+            beta = weights.get("beta", 1.0)
+            score = np.where(self.source & 1, PRIMARY + self.dot + beta * self.log_pop, fill)
         elif strategy == "repurchase":
             score = np.where(self.source & 2, PRIMARY + self.rep, fill)
         elif strategy == "popular":
@@ -94,7 +97,7 @@ class Retriever:
         self.vectors = full.index.reconstruct_n(0, full.index.ntotal)
         self.dim = self.vectors.shape[1] - 1
         self.customer_emb = np.load(run_dir / "customer_embeddings.npy", mmap_mode="r")
-        self.weights = manifest.get("blend") or DEFAULT_BLEND
+        self.weights = {**DEFAULT_BLEND, **(manifest.get("blend") or {})}
         self._repurchase: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._load_popular()
 
@@ -213,7 +216,7 @@ class Retriever:
         queries, known = self.embeddings(idx)
         tt_ids = np.full((len(idx), TT_CANDIDATES), -1, np.int64)
         if known.any():
-            aug = np.hstack([queries[known], np.ones((int(known.sum()), 1), np.float32)])
+            aug = np.hstack([queries[known], np.full((int(known.sum()), 1), self.weights["beta"], np.float32)])
             tt_ids[known] = self.recent.search(aug, TT_CANDIDATES)[1]
         rep_ids, rep_scores = self.repurchase_lists(idx)
         group = age_group(self.ages(idx)) + 1
@@ -246,7 +249,7 @@ class Retriever:
             return {}
         idx = np.array(sorted(truth), np.int64)
         queries, _ = self.embeddings(idx)
-        aug = np.hstack([queries, np.ones((len(idx), 1), np.float32)])
+        aug = np.hstack([queries, np.full((len(idx), 1), self.weights["beta"], np.float32)])
         found = self.recent.search(aug, 100)[1]
         preds = dict(zip(idx.tolist(), found))
         return {"buyers": len(truth), "recall@12": recall_at_k(preds, truth, 12),

@@ -122,7 +122,8 @@ def test_evaluate_tune_and_saved_results(world):
     for res in saved["results"].values():
         assert 0 <= res["map@12"] <= 1 and 0 <= res["coverage"] <= 1
     manifest = json.loads((current_run(world["ws"]) / "manifest.json").read_text())
-    assert manifest["blend"] == saved["tuning"]["weights"]
+    assert manifest["blend"] == saved["weights"] == {**saved["tuning"]["weights"], "beta": manifest["blend"]["beta"]}
+    assert set(saved["tuning"]["two_tower_map@12_by_beta"]) == {"0.5", "1.0", "2.0", "4.0", "8.0"}
 
 
 def test_submit_format_and_order(world, tmp_path):
@@ -210,3 +211,18 @@ def test_query_of_known_customer_does_not_import_tensorflow(world):
             "assert not any(m.startswith('tensorflow') for m in sys.modules), 'tensorflow imported'")
     proc = subprocess.run([sys.executable, "-c", code, str(world["ws"])], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_final_model_carries_tuned_blend_over(world):
+    """Runs last: train on every week after `evaluate --tune`; the new model keeps the weights."""
+    tuned = json.loads((current_run(world["ws"]) / "manifest.json").read_text())["blend"]
+    assert tuned is not None
+    result = invoke("train", "--holdout-days", "0", "--workspace", world["ws"], "--epochs", "1",
+                    "--batch-size", "256", "--dim", "32")
+    assert result.exit_code == 0, result.output
+    final = json.loads((current_run(world["ws"]) / "manifest.json").read_text())
+    assert final["config"]["holdout_days"] == 0 and final["blend"] == tuned
+    assert "retrieval" not in final
+    evaluate = invoke("evaluate", "--workspace", world["ws"])
+    assert evaluate.exit_code == 1 and "no held-out week" in evaluate.output
+    assert invoke("submit", "--workspace", world["ws"]).exit_code == 0
