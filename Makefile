@@ -26,8 +26,9 @@ demo: $(STAMP)
 	$(VENV)/bin/hmbatch train --holdout-days 7
 	$(VENV)/bin/hmbatch evaluate --tune
 	$(VENV)/bin/hmbatch train --holdout-days 0
-	$(VENV)/bin/hmbatch submit
-	@echo "demo done: the submission is in $(HMBATCH_WORKSPACE)/submissions/; the true next week is $(DEMO_DATA)/heldout_transactions.csv"
+	$(VENV)/bin/hmbatch submit --out $(HMBATCH_WORKSPACE)/submissions/demo.csv
+	$(VENV)/bin/hmbatch evaluate --submission $(HMBATCH_WORKSPACE)/submissions/demo.csv --truth $(DEMO_DATA)/heldout_transactions.csv
+	@echo "demo done: the submission is $(HMBATCH_WORKSPACE)/submissions/demo.csv"
 
 test: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"

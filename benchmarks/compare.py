@@ -86,21 +86,9 @@ def id_only_tfrs(ws: str, batch_size: str = "1024", weeks: str = "12", max_steps
 
 
 def score_submission(submission: str, truth_csv: str) -> dict:
-    """MAP@12 of a submission file against a file of true purchases (the synthetic next week)."""
-    import duckdb
-    from hmbatch.metrics import Truth, map_at_k_matrix
-    con = duckdb.connect()
-    truth = con.execute("SELECT DISTINCT customer_id, CAST(article_id AS BIGINT) FROM read_csv(?, all_varchar=true)",
-                        [truth_csv]).fetchall()
-    sets: dict[str, set[int]] = {}
-    for c, a in truth:
-        sets.setdefault(c, set()).add(a)
-    preds = dict(con.execute("SELECT customer_id, prediction FROM read_csv(?, all_varchar=true)", [submission]).fetchall())
-    names = sorted(sets)
-    t = Truth.from_sets({i: sets[n] for i, n in enumerate(names)})
-    matrix = np.array([[int(x) for x in preds.get(n, "").split()][:12] + [-1] * (12 - len(preds.get(n, "").split()[:12]))
-                       for n in names], dtype=np.int64)
-    return {"buyers": len(names), "map@12": float(map_at_k_matrix(matrix, t).mean())}
+    """MAP@12 of a submission file against the synthetic true next week (hmbatch's own scorer)."""
+    from hmbatch.evaluate import score_file
+    return score_file(Path(submission), Path(truth_csv))
 
 
 def query_latency(ws: str, customer_id: str, runs: str = "3") -> dict:

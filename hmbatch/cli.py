@@ -101,12 +101,21 @@ StaleOpt = typer.Option(False, "--allow-stale", help="Use a model trained on an 
 
 @command
 def evaluate(strategy: str = typer.Option("all", help="all, or one of blend, two-tower, repurchase, popular."),
-             tune: bool = typer.Option(False, "--tune", help="Fit the blend weights on the held-out week."),
+             tune: bool = typer.Option(False, "--tune", help="Fit the weights on the held-out week."),
              json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+             submission: Optional[Path] = typer.Option(None, help="Score this submission CSV instead..."),
+             truth: Optional[Path] = typer.Option(None, help="...against these true purchases "
+                                                  "(transactions layout, e.g. heldout_transactions.csv)."),
              allow_stale: bool = StaleOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Score every strategy and both baselines on the current model's held-out week."""
     import json
     from hmbatch import evaluate as evaluate_mod, report, retrieve
+    if submission or truth:
+        if not (submission and truth):
+            raise HmbatchError("--submission and --truth go together: the file to score and the purchases")
+        out = evaluate_mod.score_file(submission, truth)
+        print(json.dumps(out)) if json_out else report.score_summary(out, submission, truth)
+        return
     strategies = retrieve.STRATEGIES if strategy == "all" else (retrieve.check_strategy(strategy),)
     out = evaluate_mod.evaluate(Workspace.resolve(workspace), strategies, tune, allow_stale)
     print(json.dumps(out)) if json_out else report.evaluation(out)

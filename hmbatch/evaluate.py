@@ -8,7 +8,9 @@ import itertools
 import json
 import numpy as np
 
-from hmbatch.errors import HmbatchError
+from pathlib import Path
+
+from hmbatch.errors import HmbatchError, InputError
 from hmbatch.features import purchases_after
 from hmbatch.metrics import Truth, map_at_k_matrix, recall_matrix
 from hmbatch.retrieve import STRATEGIES, Candidates, Retriever, top_distinct
@@ -170,3 +172,47 @@ def evaluate(ws: Workspace, strategies: tuple[str, ...] = STRATEGIES, do_tune: b
         atomic_write_text(r.run_dir / "evaluation.json", json.dumps(out, indent=2))
         r.con.close()
     return out
+
+
+def score_file(submission: Path, truth_csv: Path, k: int = 12) -> dict:
+    """MAP@12 of a submission CSV against a file of true purchases in the transactions layout
+    (say, `hmbatch synth`'s heldout_transactions.csv, or a week you held back yourself).
+
+    Raises:
+        InputError: a missing or malformed file, or a prediction that is not a list of ids.
+    """
+    import duckdb
+    from hmbatch.data import SAMPLE_COLUMNS, TRANSACTION_COLUMNS, check_header
+    check_header(submission, SAMPLE_COLUMNS)
+    check_header(truth_csv, TRANSACTION_COLUMNS)
+    con = duckdb.connect()
+    read = "read_csv(?, header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"')"
+    try:
+        bought = con.execute(f"SELECT customer_id, CAST(article_id AS BIGINT) FROM {read} GROUP BY ALL",
+                             [str(truth_csv)]).fetchall()
+        rows = con.execute(f"SELECT customer_id, coalesce(prediction, '') FROM {read}",
+                           [str(submission)]).fetchall()
+    except duckdb.Error as exc:
+        raise InputError(f"{submission} or {truth_csv}: cannot be read ({str(exc).splitlines()[0]})") from None
+    sets: dict[str, set[int]] = {}
+    for customer, article in bought:
+        sets.setdefault(customer, set()).add(article)
+    predictions = {customer: _parse_prediction(text, submission, line, k)
+                   for line, (customer, text) in enumerate(rows, start=2)}
+    names = sorted(sets)
+    matrix = np.full((len(names), k), -1, np.int64)
+    for row, name in enumerate(names):
+        items = predictions.get(name, [])
+        matrix[row, :len(items)] = items
+    truth = Truth.from_sets({i: sets[n] for i, n in enumerate(names)})
+    covered = sum(1 for n in names if n in predictions)
+    return {"buyers": len(names), "buyers_with_a_list": covered,
+            "map@12": float(map_at_k_matrix(matrix, truth, k).mean()) if names else 0.0}
+
+
+def _parse_prediction(text: str, path: Path, line: int, k: int) -> list[int]:
+    try:
+        items = [int(token) for token in text.split()]
+    except ValueError:
+        raise InputError(f"{path}: line {line}: prediction {text[:60]!r} is not a list of article ids") from None
+    return list(dict.fromkeys(items))[:k]  # a repeated article counts once, at its first rank

@@ -147,3 +147,9 @@ def submit_summary(out: dict) -> None:
                   f"given the cold-start list) with {out['strategy']} from model {out['model']} in "
                   f"{out['seconds']:.1f} s ({out['customers_per_s']:,.0f} customers/s)")
     console.print(f"submission: {out['path']}")
+
+
+def score_summary(out: dict, submission, truth) -> None:
+    """Prints the MAP@12 of a submission file against true purchases."""
+    console.print(f"{submission}: MAP@12 {out['map@12']:.5f} over the {out['buyers']:,} buyers of {truth} "
+                  f"({out['buyers_with_a_list']:,} of them have a list)")

@@ -46,3 +46,31 @@ def test_matrix_version_matches_reference():
 def test_recall_and_coverage():
     assert recall_at_k({1: np.array([1, 2, 3])}, {1: {1, 9}}, 12) == pytest.approx(0.5)
     assert coverage({1: np.array([1, 2]), 2: np.array([2, 3])}, n_articles=6) == pytest.approx(0.5)
+
+
+def test_score_file_hand_computed(tmp_path):
+    from hmbatch.evaluate import score_file
+    truth = tmp_path / "truth.csv"
+    truth.write_text("t_dat,customer_id,article_id,price,sales_channel_id\n"
+                     "2020-09-23,a,0000000010,0.01,2\n2020-09-23,a,0000000010,0.01,2\n"  # bought twice
+                     "2020-09-24,a,0000000030,0.02,1\n2020-09-25,b,0000000050,0.01,2\n"
+                     "2020-09-25,c,0000000070,0.01,2\n")
+    sub = tmp_path / "sub.csv"
+    # a: hits at ranks 1 and 3 of 2 bought; b: hit at rank 2 of 1, given as a repeated id first;
+    # c has no list (scores 0); d bought nothing (not counted)
+    sub.write_text("customer_id,prediction\na,0000000010 0000000020 0000000030\n"
+                   "b,0000000099 0000000099 0000000050\nd,0000000010\n")
+    out = score_file(sub, truth)
+    assert out["buyers"] == 3 and out["buyers_with_a_list"] == 2
+    assert out["map@12"] == pytest.approx(((1 + 2 / 3) / 2 + 1 / 2 + 0) / 3)
+
+
+def test_score_file_rejects_a_bad_prediction(tmp_path):
+    from hmbatch.errors import InputError
+    from hmbatch.evaluate import score_file
+    truth = tmp_path / "truth.csv"
+    truth.write_text("t_dat,customer_id,article_id,price,sales_channel_id\n2020-09-23,a,10,0.01,2\n")
+    sub = tmp_path / "sub.csv"
+    sub.write_text("customer_id,prediction\na,0000000010 oops\n")
+    with pytest.raises(InputError, match="line 2: prediction"):
+        score_file(sub, truth)
