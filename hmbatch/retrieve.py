@@ -54,10 +54,9 @@ class Candidates:
             score = np.where(self.source & 1, PRIMARY + self.dot + beta * self.log_pop, fill)
         elif strategy == "repurchase":
             score = np.where(self.source & 2, PRIMARY + self.rep, fill)
-        elif strategy == "popular":
-            score = fill
         else:
-            raise HmbatchError(f"unknown strategy {strategy!r}: choose one of {', '.join(STRATEGIES)}")
+            check_strategy(strategy)  # raises for an unknown name; the one left is "popular"
+            score = fill
         return np.where(self.ids >= 0, score, -np.inf)
 
 

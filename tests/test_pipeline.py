@@ -100,7 +100,6 @@ def test_index_is_exact_twin_of_towers(world):
 def test_planted_taste_is_recovered(world):
     from hmbatch.retrieve import Retriever
     from hmbatch.workspace import Workspace
-    import duckdb
     r = Retriever.open(Workspace(world["ws"]))
     idx = r.customer_index(world["planted"])
     lists = r.recommend(idx, "two-tower")[0]

@@ -3,7 +3,6 @@ lock between two processes; SIGKILL leftovers; a stale model; an unwritable work
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
