@@ -82,7 +82,7 @@ def test_build_db_interrupted_keeps_database(world, sig, delay):
 def test_train_interrupted_keeps_current_model(world, sig, point):
     ws, before = world["ws"], current(world["ws"])
     runs = sorted(p.name for p in (ws / "models").iterdir())
-    proc = start("train", "--workspace", ws, "--epochs", "30", "--weeks", "2", "--dim", "16")
+    proc = start("train", "--workspace", ws, "--epochs", "100", "--weeks", "2", "--dim", "16")
     if point == "fit":
         wait_for(proc, lambda: "training examples" in (proc.stdout.readline() or ""))
         time.sleep(3.0)  # TensorFlow's import and the first steps: now inside the epochs
