@@ -183,14 +183,12 @@ def run_step(con: duckdb.DuckDBPyConnection, step: Path, params: dict[str, str],
 
 
 def _explain(con, step: Path, exc: Exception, names: set[str], inputs: dict[str, Path]) -> InputError:
+    first = str(exc).strip().splitlines()[0]
     for raw in RAW_FILES:
         if raw.param in names and raw.param in inputs:
-            located = locate_bad_value(con, raw, inputs[raw.param]) if _readable(con, inputs[raw.param]) else None
-            if located:
-                return InputError(located)
-            first = str(exc).strip().splitlines()[0]
-            return InputError(f"{inputs[raw.param]}: cannot be read as CSV ({first})")
-    first = str(exc).strip().splitlines()[0]
+            path = inputs[raw.param]
+            located = locate_bad_value(con, raw, path) if _readable(con, path) else None
+            return InputError(located or f"{path}: cannot be read as CSV ({first})")
     return InputError(f"build step sql/{step.name} failed: {first}")
 
 

@@ -51,7 +51,7 @@ def baselines(r: Retriever, customers: np.ndarray, k: int = 12) -> dict[str, np.
     best = r.best_sellers(k)
     r.con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT CAST(unnest(?) AS INTEGER) AS "
                   "customer_idx", [customers.tolist()])
-    rows = execute_file(r.con, "serving/baseline_recent.sql", {"cutoff": str(r.cutoff), "days": 28})
+    execute_file(r.con, "serving/baseline_recent.sql", {"cutoff": str(r.cutoff), "days": 28})
     rows = r.con.execute("SELECT customer_idx, article_id, rank FROM baseline_recent "
                          "WHERE rank <= ?", [k]).fetchnumpy()
     recent = np.full((len(customers), k), -1, np.int64)
