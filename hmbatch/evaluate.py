@@ -13,7 +13,7 @@ from pathlib import Path
 from hmbatch.errors import HmbatchError, InputError
 from hmbatch.features import purchases_after
 from hmbatch.metrics import Truth, map_at_k_matrix, recall_matrix
-from hmbatch.retrieve import STRATEGIES, Candidates, Retriever, top_distinct
+from hmbatch.retrieve import STRATEGIES, Candidates, Retriever, set_wanted, top_distinct
 from hmbatch.sqlfiles import execute_file
 from hmbatch.workspace import Workspace, atomic_write_text, signals_as_interrupt
 
@@ -49,8 +49,7 @@ def rank(chunks: list[Candidates], strategy: str, weights: dict, k: int = 12) ->
 def baselines(r: Retriever, customers: np.ndarray, k: int = 12) -> dict[str, np.ndarray]:
     """Lists of the two public baselines for `customers`."""
     best = r.best_sellers(k)
-    r.con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT CAST(unnest(?) AS INTEGER) AS "
-                  "customer_idx", [customers.tolist()])
+    set_wanted(r.con, customers)
     execute_file(r.con, "serving/baseline_recent.sql", {"cutoff": str(r.cutoff), "days": 28})
     rows = r.con.execute("SELECT customer_idx, article_id, rank FROM baseline_recent "
                          "WHERE rank <= ?", [k]).fetchnumpy()
@@ -63,8 +62,7 @@ def baselines(r: Retriever, customers: np.ndarray, k: int = 12) -> dict[str, np.
 
 
 def segments(r: Retriever, customers: np.ndarray) -> np.ndarray:
-    r.con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT CAST(unnest(?) AS INTEGER) AS "
-                  "customer_idx", [customers.tolist()])
+    set_wanted(r.con, customers)
     return np.asarray(execute_file(r.con, "serving/segments.sql", {"cutoff": str(r.cutoff)})
                       .fetchnumpy()["segment"])
 

@@ -101,12 +101,12 @@ class Retriever:
         self._load_popular()
 
     @classmethod
-    def open(cls, ws, allow_stale: bool = False, read_only: bool = True) -> "Retriever":
+    def open(cls, ws, allow_stale: bool = False) -> "Retriever":
         """Opens the workspace's current model and checks that it matches the database."""
-        from hmbatch.data import read_meta
+        from hmbatch.data import connect_read_only, read_meta
         run_dir = ws.current_model()
         manifest = json.loads((run_dir / "manifest.json").read_text())
-        con = duckdb.connect(str(ws.require_db()), read_only=read_only, config={"memory_limit": "2GB"})
+        con = connect_read_only(ws)
         fingerprint = read_meta(con)["fingerprint"]
         if manifest["fingerprint"] != fingerprint and not allow_stale:
             con.close()
@@ -126,15 +126,12 @@ class Retriever:
         alltime = self.con.execute("SELECT article_id FROM article_stats WHERE first_sale <= ? "
                                    "ORDER BY n_sales DESC, article_id LIMIT ?",
                                    [self.cutoff, POP_CANDIDATES]).fetchnumpy()["article_id"]
-        fallback = np.searchsorted(self.article_ids, alltime)
-        lists = []
-        for row in range(6):
-            ranked = np.lexsort((self.article_ids, -sales[row]))
-            ranked = ranked[sales[row][ranked] > 0]
-            merged = list(dict.fromkeys(list(ranked) + list(np.lexsort((self.article_ids, -sales[0])))[
-                :POP_CANDIDATES] + list(fallback)))
-            lists.append(self.article_ids[np.array(merged[:POP_CANDIDATES], dtype=np.int64)])
-        self.pop_lists = np.stack(lists)
+        ranked = [np.lexsort((self.article_ids, -row))[:POP_CANDIDATES] for row in sales]
+        # each age group's sold articles, filled with the overall ranking, then the all-time best
+        fill = list(ranked[0]) + list(np.searchsorted(self.article_ids, alltime))
+        ranked = [order[sales[row][order] > 0] for row, order in enumerate(ranked)]
+        self.pop_lists = np.stack([self.article_ids[np.array(list(dict.fromkeys(list(order) + fill))[:POP_CANDIDATES])]
+                                   for order in ranked])
 
     def best_sellers(self, k: int = 12) -> np.ndarray:
         """Last week's k best sellers over all customers (the baseline's list)."""
@@ -165,11 +162,7 @@ class Retriever:
 
     def load_repurchase(self, customer_idx: np.ndarray | None = None) -> None:
         """Reads the repurchase lists of the given customers (default: every customer) at once."""
-        if customer_idx is None:
-            self.con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT customer_idx FROM customers")
-        else:
-            self.con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT CAST(unnest(?) AS INTEGER) "
-                             "AS customer_idx", [np.asarray(customer_idx, np.int64).tolist()])
+        set_wanted(self.con, customer_idx)
         execute_file(self.con, "serving/repurchase.sql",
                      {"cutoff": str(self.cutoff), "days": REPURCHASE_DAYS, "k": REP_CANDIDATES})
         rows = self.con.execute("SELECT customer_idx, article_id, score FROM repurchase").fetchnumpy()
@@ -215,8 +208,7 @@ class Retriever:
         queries, known = self.embeddings(idx)
         tt_ids = np.full((len(idx), TT_CANDIDATES), -1, np.int64)
         if known.any():
-            aug = np.hstack([queries[known], np.full((int(known.sum()), 1), self.weights["beta"], np.float32)])
-            tt_ids[known] = self.recent.search(aug, TT_CANDIDATES)[1]
+            tt_ids[known] = self.recent.search(self._with_beta(queries[known]), TT_CANDIDATES)[1]
         rep_ids, rep_scores = self.repurchase_lists(idx)
         group = age_group(self.ages(idx)) + 1
         pop_ids = self.pop_lists[group]
@@ -231,11 +223,15 @@ class Retriever:
                           log_pop=vec[:, :, self.dim], rep=(rep_match * rep_scores[:, None, :]).sum(-1),
                           pop=self.pop_score[group[:, None], pos], source=source.astype(np.int8))
 
-    def recommend(self, customer_idx: np.ndarray, strategy: str = "blend", k: int = 12,
-                  weights: dict | None = None) -> tuple[np.ndarray, Candidates, np.ndarray]:
+    def _with_beta(self, queries: np.ndarray) -> np.ndarray:
+        """Query vectors with beta as the last coordinate: FAISS then adds beta * ln(1 + sales)."""
+        return np.hstack([queries, np.full((len(queries), 1), self.weights["beta"], np.float32)])
+
+    def recommend(self, customer_idx: np.ndarray, strategy: str = "blend",
+                  k: int = 12) -> tuple[np.ndarray, Candidates, np.ndarray]:
         """Top-k distinct articles per customer: (ids, candidates, chosen positions)."""
         cand = self.candidates(customer_idx)
-        ids, pos = top_distinct(cand.ids, cand.score(strategy, weights or self.weights), k)
+        ids, pos = top_distinct(cand.ids, cand.score(strategy, self.weights), k)
         return ids, cand, pos
 
     def holdout_recall(self) -> dict:
@@ -248,8 +244,7 @@ class Retriever:
             return {}
         idx = np.array(sorted(truth), np.int64)
         queries, _ = self.embeddings(idx)
-        aug = np.hstack([queries, np.full((len(idx), 1), self.weights["beta"], np.float32)])
-        found = self.recent.search(aug, 100)[1]
+        found = self.recent.search(self._with_beta(queries), 100)[1]
         preds = dict(zip(idx.tolist(), found))
         return {"buyers": len(truth), "recall@12": recall_at_k(preds, truth, 12),
                 "recall@100": recall_at_k(preds, truth, 100)}
@@ -260,3 +255,12 @@ def check_strategy(name: str) -> str:
     if name not in STRATEGIES:
         raise HmbatchError(f"unknown strategy {name!r}: choose one of {', '.join(STRATEGIES)}")
     return name
+
+
+def set_wanted(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray | None = None) -> None:
+    """Temp table wanted(customer_idx) read by sql/serving/: the given customers, or all of them."""
+    if customer_idx is None:
+        con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT customer_idx FROM customers")
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT CAST(unnest(?) AS INTEGER) AS customer_idx",
+                    [np.asarray(customer_idx, np.int64).tolist()])

@@ -63,7 +63,7 @@ def _tf_setup(seed: int):
 
 def sampling_probability(article_ids: np.ndarray) -> np.ndarray:
     """Each example's candidate frequency among the examples (for the log-q correction)."""
-    uniques, inverse, counts = np.unique(article_ids, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(article_ids, return_inverse=True, return_counts=True)
     return (counts[inverse] / len(article_ids)).astype(np.float32)
 
 
@@ -140,9 +140,7 @@ def export(run_dir: Path, model, con, asof: dt.date, config: TrainConfig, info: 
     vectors = np.hstack([art_emb, log_pop[:, None]])
     info = {**info, "vectors": "article embedding + ln(1 + sales of the last 7 days)"}
     FaissIndex().build(vectors, arts["article_id"]).save(run_dir / "index_all", info)
-    recent = (arts["log_sales_28"] > 0)
-    if config.recent_days != 28:
-        recent = _sold_since(con, arts["article_id"], asof - dt.timedelta(days=config.recent_days), asof)
+    recent = _sold_since(con, arts["article_id"], asof - dt.timedelta(days=config.recent_days), asof)
     FaissIndex().build(vectors[recent], arts["article_id"][recent]).save(
         run_dir / "index_recent", {**info, "restricted_to": f"articles sold in the {config.recent_days} days before {asof}"})
     custs = features.customer_features_at(con, asof)
