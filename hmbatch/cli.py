@@ -34,7 +34,7 @@ def command(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from hmbatch.report import err_console
+        from hmbatch.output import err_console
         try:
             return fn(*args, **kwargs)
         except (KeyboardInterrupt, Exception) as exc:
@@ -58,8 +58,8 @@ def command(fn):
 def build_db(data_dir: Path = typer.Argument(..., help="Folder with the competition's CSV files."),
              workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Build the DuckDB database from articles.csv, customers.csv and transactions_train.csv."""
-    from hmbatch import data, report
-    report.build_summary(data.build_db(data_dir, Workspace.resolve(workspace)))
+    from hmbatch import data, output
+    output.build_summary(data.build_db(data_dir, Workspace.resolve(workspace)))
 
 
 @command
@@ -67,10 +67,10 @@ def synth(out_dir: Path = typer.Argument(..., help="Folder to write the CSV file
           scale: str = typer.Option("small", help="tiny | small | medium | full"),
           seed: int = typer.Option(0, help="Random seed; the same seed gives identical files.")) -> None:
     """Write a synthetic H&M world (and its held-out week) in the competition's layout."""
-    from hmbatch import report, synth as synth_mod
+    from hmbatch import output, synth as synth_mod
     if scale not in synth_mod.SCALES:
         raise HmbatchError(f"unknown scale {scale!r}: choose one of {', '.join(synth_mod.SCALES)}")
-    report.synth_summary(synth_mod.generate(out_dir, scale=scale, seed=seed), out_dir)
+    output.synth_summary(synth_mod.generate(out_dir, scale=scale, seed=seed), out_dir)
 
 
 @command
@@ -86,13 +86,13 @@ def train(holdout_days: int = typer.Option(7, min=0, help="Days at the end kept 
           workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Train the two-tower model and export its FAISS index and embeddings."""
     import json
-    from hmbatch import report, train as train_mod
+    from hmbatch import output, train as train_mod
     config = train_mod.TrainConfig(holdout_days=holdout_days, weeks=weeks, epochs=epochs, dim=dim,
                                    batch_size=batch_size, learning_rate=learning_rate,
                                    temperature=temperature, use_customer_id=customer_id, seed=seed)
-    with report.TrainProgress() as progress:
-        run_dir = train_mod.train(Workspace.resolve(workspace), config, progress, report.console.print)
-    report.train_summary(run_dir, json.loads((run_dir / "manifest.json").read_text()))
+    with output.TrainProgress() as progress:
+        run_dir = train_mod.train(Workspace.resolve(workspace), config, progress, output.console.print)
+    output.train_summary(run_dir, json.loads((run_dir / "manifest.json").read_text()))
 
 
 StrategyOpt = typer.Option("blend", help="blend | two-tower | repurchase | popular")
@@ -109,16 +109,16 @@ def evaluate(strategy: str = typer.Option("all", help="all, or one of blend, two
              allow_stale: bool = StaleOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Score every strategy and both baselines on the current model's held-out week."""
     import json
-    from hmbatch import evaluate as evaluate_mod, report, retrieve
+    from hmbatch import evaluate as evaluate_mod, output, retrieve
     if submission or truth:
         if not (submission and truth):
             raise HmbatchError("--submission and --truth go together: the file to score and the purchases")
         out = evaluate_mod.score_file(submission, truth)
-        print(json.dumps(out)) if json_out else report.score_summary(out, submission, truth)
+        print(json.dumps(out)) if json_out else output.score_summary(out, submission, truth)
         return
     strategies = retrieve.STRATEGIES if strategy == "all" else (retrieve.check_strategy(strategy),)
     out = evaluate_mod.evaluate(Workspace.resolve(workspace), strategies, tune, allow_stale)
-    print(json.dumps(out)) if json_out else report.evaluation(out)
+    print(json.dumps(out)) if json_out else output.evaluation(out)
 
 
 @command
@@ -129,9 +129,9 @@ def query(customer_id: str = typer.Argument(..., help="The customer's id (64 hex
           allow_stale: bool = StaleOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Show one customer's top-k articles with names, scores and sources."""
     import json
-    from hmbatch import query as query_mod, report
+    from hmbatch import query as query_mod, output
     out = query_mod.query(Workspace.resolve(workspace), customer_id, k, strategy, allow_stale)
-    print(json.dumps(out)) if json_out else report.query_result(out)
+    print(json.dumps(out)) if json_out else output.query_result(out)
 
 
 @command
@@ -139,10 +139,10 @@ def submit(out: Optional[Path] = typer.Option(None, "--out", help="CSV path (def
            strategy: str = StrategyOpt, allow_stale: bool = StaleOpt,
            workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Write the competition's CSV: 12 articles for every customer."""
-    from hmbatch import report, submit as submit_mod
-    with report.ChunkProgress("submit") as progress:
+    from hmbatch import output, submit as submit_mod
+    with output.ChunkProgress("submit") as progress:
         result = submit_mod.submit(Workspace.resolve(workspace), out, strategy, allow_stale, progress)
-    report.submit_summary(result)
+    output.submit_summary(result)
 
 
 def main() -> None:  # pragma: no cover - console entry point

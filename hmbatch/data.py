@@ -6,18 +6,22 @@ one only when every step has succeeded, so a failed or interrupted build keeps t
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import re
 import json
 import os
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from hmbatch.errors import InputError
-from hmbatch.sqlfiles import SQL_DIR, parameters, split_statements
-from hmbatch.workspace import Workspace, on_interrupt, remove_path, signal_received, signals_as_interrupt
+from hmbatch.sqlfiles import parameters, split_statements, sql_dir
+from hmbatch.workspace import (Workspace, on_interrupt, pause_point, remove_path, signal_received,
+                               signals_as_interrupt)
 
 
 ARTICLE_COLUMNS = (
@@ -61,11 +65,14 @@ RAW_FILES = (
 
 def sql_steps() -> list[Path]:
     """The build steps: the files of sql/ in name order."""
-    return sorted(SQL_DIR.glob("[0-9][0-9]_*.sql"))
+    return sorted(sql_dir().glob("[0-9][0-9]_*.sql"))
 
 
-def check_header(path: Path, expected: tuple[str, ...]) -> None:
-    """Checks that `path` is a non-empty text CSV whose header is exactly `expected`.
+def check_header(path: Path, expected: tuple[str, ...]) -> str:
+    """Checks that `path` is a non-empty UTF-8 text CSV whose header is exactly `expected`.
+
+    Returns:
+        The SHA-256 of the file's content.
 
     Raises:
         InputError: naming the file and the problem.
@@ -87,11 +94,12 @@ def check_header(path: Path, expected: tuple[str, ...]) -> None:
         raise InputError(f"{path}: not UTF-8 text (line 1 cannot be decoded)") from None
     columns = tuple(c.strip().strip('"') for c in header.split(","))
     _compare_columns(path, columns, expected)
-    check_utf8(path)
+    return check_utf8(path)
 
 
-def check_utf8(path: Path, chunk: int = 1 << 24) -> None:
-    """Raises naming the line of the first byte sequence that is not UTF-8.
+def check_utf8(path: Path, chunk: int = 1 << 24) -> str:
+    """Reads the whole file once: raises naming the line of the first byte sequence that is not
+    UTF-8, and returns the SHA-256 of the content (the database fingerprint is made of these).
 
     DuckDB's reader would otherwise drop such bytes silently and read, for instance, a Latin-1
     '2018-09-2\xe9' as the date 2018-09-02. ASCII chunks (all of the real transactions) are
@@ -99,9 +107,11 @@ def check_utf8(path: Path, chunk: int = 1 << 24) -> None:
     """
     import codecs
     decoder = codecs.getincrementaldecoder("utf-8")()
+    digest = hashlib.sha256()
     offset = 0
     with open(path, "rb") as handle:
         while block := handle.read(chunk):
+            digest.update(block)
             if not block.isascii():
                 try:
                     decoder.decode(block)
@@ -113,6 +123,7 @@ def check_utf8(path: Path, chunk: int = 1 << 24) -> None:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         raise InputError(f"{path}: the file ends inside a UTF-8 character (truncated?)") from None
+    return digest.hexdigest()
 
 
 def _line_at(path: Path, position: int) -> int:
@@ -133,18 +144,22 @@ def _compare_columns(path: Path, columns: tuple[str, ...], expected: tuple[str, 
         raise InputError(f"{path}: columns out of order in line 1 (expected: {','.join(expected)})")
 
 
-def locate_inputs(data_dir: Path) -> dict[str, Path]:
-    """Finds and checks the raw files in `data_dir`; sample_submission.csv is optional."""
+def locate_inputs(data_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
+    """Finds and checks the raw files in `data_dir`; sample_submission.csv is optional.
+
+    Returns:
+        (path of each file by its SQL parameter, SHA-256 of each file's content by the same key).
+    """
     if not data_dir.is_dir():
         raise InputError(f"{data_dir}: data folder not found")
-    paths = {}
+    paths, digests = {}, {}
     for raw in RAW_FILES:
         path = data_dir / raw.name
         if raw.param == "sample_submission_csv" and not path.exists():
             continue
-        check_header(path, raw.columns)
+        digests[raw.param] = check_header(path, raw.columns)
         paths[raw.param] = path
-    return paths
+    return paths, digests
 
 
 def locate_bad_value(con: duckdb.DuckDBPyConnection, raw: RawFile, path: Path) -> str | None:
@@ -154,7 +169,7 @@ def locate_bad_value(con: duckdb.DuckDBPyConnection, raw: RawFile, path: Path) -
     cols = ", ".join(f'"{c}"' for c in raw.columns)
     row = con.execute(
         f"SELECT line, {cols} FROM (SELECT row_number() OVER () + 1 AS line, * FROM read_csv(?, "
-        "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"')) "
+        "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', strict_mode = false)) "
         f"WHERE {' OR '.join(checks)} ORDER BY line LIMIT 1", [str(path)]).fetchone()
     if row is None:
         return None
@@ -188,14 +203,16 @@ def _explain(con, step: Path, exc: Exception, names: set[str], inputs: dict[str,
         if raw.param in names and raw.param in inputs:
             path = inputs[raw.param]
             located = locate_bad_value(con, raw, path) if _readable(con, path) else None
-            return InputError(located or f"{path}: cannot be read as CSV ({first})")
+            line = re.search(r"\bLine:? (\d+)", str(exc), re.IGNORECASE)
+            where = f"line {line.group(1)}: " if line else ""
+            return InputError(located or f"{path}: {where}cannot be read as CSV ({first})")
     return InputError(f"build step sql/{step.name} failed: {first}")
 
 
 def _readable(con, path: Path) -> bool:
     try:
         con.execute("SELECT count(*) FROM read_csv(?, header = true, all_varchar = true, delim = ',', "
-                    "quote = '\"', escape = '\"')", [str(path)]).fetchone()
+                    "quote = '\"', escape = '\"', strict_mode = false)", [str(path)]).fetchone()
         return True
     except duckdb.Error:
         return False
@@ -236,10 +253,13 @@ def _skipped_text(report: dict[str, int]) -> str:
             f"not in customers.csv, {report['unknown_article_rows']:,} an article not in articles.csv")
 
 
-def fingerprint(inputs: dict[str, Path], report: dict[str, int]) -> str:
-    """A short id of this build: input names, sizes, times and the load figures."""
-    parts = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in inputs.values()]
-    parts += [f"{k}={v}" for k, v in sorted(report.items())] + [str(time.time_ns())]
+def fingerprint(digests: dict[str, str]) -> str:
+    """A short id of the data: the content hash of each input file, by its role.
+
+    The same files give the same fingerprint wherever and whenever they are built (a model stays
+    current after a rebuild); any changed byte gives another (the model is then stale).
+    """
+    parts = [f"{name}:{digests[name]}" for name in sorted(digests)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 
@@ -259,12 +279,12 @@ def build_db(data_dir: Path, ws: Workspace, memory_limit: str = "4GB") -> dict:
         InputError: a missing, empty, malformed or inconsistent input file.
     """
     started = time.perf_counter()
-    inputs = locate_inputs(data_dir)
+    inputs, digests = locate_inputs(data_dir)
     with ws.writer_lock("build-db"), signals_as_interrupt():
         tmp_db = ws.tmp_path("build", ".duckdb")
         stand_in = ws.tmp_path("build", "-sample.csv")
         try:
-            summary = _build_into(tmp_db, stand_in, inputs, ws, memory_limit)
+            summary = _build_into(tmp_db, stand_in, inputs, digests, ws, memory_limit)
             os.replace(tmp_db, ws.db_path)
         finally:
             for leftover in (tmp_db, tmp_db.with_name(tmp_db.name + ".wal"), stand_in):
@@ -273,8 +293,8 @@ def build_db(data_dir: Path, ws: Workspace, memory_limit: str = "4GB") -> dict:
     return summary
 
 
-def _build_into(tmp_db: Path, stand_in: Path, inputs: dict[str, Path], ws: Workspace,
-                memory_limit: str) -> dict:
+def _build_into(tmp_db: Path, stand_in: Path, inputs: dict[str, Path], digests: dict[str, str],
+                ws: Workspace, memory_limit: str) -> dict:
     params = {k: str(v) for k, v in inputs.items()}
     if "sample_submission_csv" not in params:
         stand_in.write_text(",".join(SAMPLE_COLUMNS) + "\n")
@@ -282,20 +302,22 @@ def _build_into(tmp_db: Path, stand_in: Path, inputs: dict[str, Path], ws: Works
     con = duckdb.connect(str(tmp_db))
     try:
         with on_interrupt(con.interrupt):
-            return _run_steps(con, inputs, params, ws, memory_limit)
+            return _run_steps(con, inputs, digests, params, ws, memory_limit)
     finally:
         con.close()
         remove_path(ws.tmp_dir / f"spill-{os.getpid()}-duckdb")
 
 
-def _run_steps(con, inputs: dict[str, Path], params: dict[str, str], ws: Workspace,
-               memory_limit: str) -> dict:
+def _run_steps(con, inputs: dict[str, Path], digests: dict[str, str], params: dict[str, str],
+               ws: Workspace, memory_limit: str) -> dict:
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET temp_directory = ?", [str(ws.tmp_dir / f"spill-{os.getpid()}-duckdb")])
     for step in sql_steps():
+        pause_point(f"build-db:{step.stem}")
         run_step(con, step, params, inputs)
     report = check_loaded(con, inputs)
-    meta = {"fingerprint": fingerprint(inputs, report),
+    meta = {"fingerprint": fingerprint(digests), "built": dt.datetime.now().isoformat(timespec="seconds"),
+            "build_id": uuid.uuid4().hex,
             "source_dir": str(next(iter(inputs.values())).parent),
             "has_sample_submission": str("sample_submission_csv" in inputs).lower(),
             "load_report": json.dumps(report)}

@@ -13,7 +13,9 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import contextlib  # noqa: E402
+import json  # noqa: E402
 import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -170,3 +172,28 @@ def to_tensors(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         elif values.dtype.kind == "f":
             out[name] = values.astype(np.float32)
     return out
+
+
+def save_vocab(run_dir: Path, vocab: Vocabularies) -> None:
+    """Saves what the towers are rebuilt from (ids, codes, category sizes)."""
+    folder = run_dir / "vocab"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("customer_ids", "article_ids", "product_codes"):
+        np.save(folder / f"{name}.npy", getattr(vocab, name))
+    (folder / "cardinality.json").write_text(json.dumps(vocab.cardinality))
+
+
+def load_vocab(run_dir: Path) -> Vocabularies:
+    """Reads what `save_vocab` wrote."""
+    folder = run_dir / "vocab"
+    arrays = {n: np.load(folder / f"{n}.npy") for n in ("customer_ids", "article_ids", "product_codes")}
+    return Vocabularies(**arrays, cardinality=json.loads((folder / "cardinality.json").read_text()))
+
+
+def load_model(run_dir: Path, manifest: dict) -> TwoTower:
+    """Rebuilds a run's two-tower model from its vocabularies and saved weights."""
+    config = manifest["config"]
+    tf.keras.utils.set_random_seed(config["seed"])
+    model = TwoTower(load_vocab(run_dir), config["dim"], config["temperature"], config["use_customer_id"])
+    model.load_weights(str(run_dir / "towers" / "weights")).expect_partial()
+    return model

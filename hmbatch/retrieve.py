@@ -195,11 +195,11 @@ class Retriever:
         return vectors, known
 
     def _embed_with_towers(self, customer_idx: np.ndarray) -> np.ndarray:
-        from hmbatch import features, train  # imports TensorFlow: only for customers added later
-        tower = train.load_model(self.run_dir, self.manifest).query_model
+        from hmbatch import features
+        from hmbatch.model import embed, load_model  # imports TensorFlow: only for customers added later
+        tower = load_model(self.run_dir, self.manifest).query_model
         cols = features.customer_features_at(self.con, self.cutoff + dt.timedelta(days=1), customer_idx)
         order = np.searchsorted(cols["customer_idx"], customer_idx)
-        from hmbatch.model import embed
         return embed(tower, cols)[order] / self.manifest["config"]["temperature"]
 
     def candidates(self, customer_idx: np.ndarray) -> Candidates:
@@ -233,21 +233,6 @@ class Retriever:
         cand = self.candidates(customer_idx)
         ids, pos = top_distinct(cand.ids, cand.score(strategy, self.weights), k)
         return ids, cand, pos
-
-    def holdout_recall(self) -> dict:
-        """recall@12 and recall@100 of the two-tower retrieval alone on the held-out week."""
-        from hmbatch.features import purchases_after
-        from hmbatch.metrics import recall_at_k
-        days = self.manifest["config"]["holdout_days"]
-        truth = purchases_after(self.con, self.cutoff, days)
-        if not truth:
-            return {}
-        idx = np.array(sorted(truth), np.int64)
-        queries, _ = self.embeddings(idx)
-        found = self.recent.search(self._with_beta(queries), 100)[1]
-        preds = dict(zip(idx.tolist(), found))
-        return {"buyers": len(truth), "recall@12": recall_at_k(preds, truth, 12),
-                "recall@100": recall_at_k(preds, truth, 100)}
 
 
 def check_strategy(name: str) -> str:

@@ -1,13 +1,41 @@
-"""Running the named SQL files of sql/: split into statements, bind only the parameters used."""
+"""The named SQL files of sql/: where they are, split into statements, bound by parameter name.
+
+The repository keeps them in its top-level `sql/` folder; a built wheel ships the same files as
+the package data `hmbatch/sql/` (pyproject.toml maps one onto the other). `sql_dir()` finds them
+through importlib.resources, and in a source checkout beside the package.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
+from importlib import resources
 from pathlib import Path
 
 import duckdb
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+from hmbatch.errors import HmbatchError
+
+
+@functools.lru_cache(maxsize=1)
+def sql_dir() -> Path:
+    """The folder of the SQL files: the installed package data, else the checkout's sql/.
+
+    Raises:
+        HmbatchError: neither exists (a broken installation).
+    """
+    packaged = Path(str(resources.files("hmbatch") / "sql"))
+    checkout = Path(__file__).resolve().parent.parent / "sql"
+    for folder in (packaged, checkout):
+        if (folder / "01_articles.sql").is_file():
+            return folder
+    raise HmbatchError(f"the SQL files are missing (looked in {packaged} and {checkout}): "
+                       "reinstall hmbatch (`pip install --force-reinstall hmbatch`)")
+
+
+def read_sql(name: str) -> str:
+    """The text of sql/`name` (for instance "features/customer_features.sql")."""
+    return (sql_dir() / name).read_text()
 
 
 def split_statements(sql: str) -> list[str]:
@@ -28,6 +56,6 @@ def execute_file(con: duckdb.DuckDBPyConnection, name: str,
     Returns:
         The connection, holding the last statement's result (for `.fetchnumpy()`).
     """
-    for statement in split_statements((SQL_DIR / name).read_text()):
+    for statement in split_statements(read_sql(name)):
         con.execute(statement, {k: params[k] for k in parameters(statement)})
     return con

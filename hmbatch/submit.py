@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from hmbatch.retrieve import Retriever, check_strategy
-from hmbatch.workspace import Workspace, clean_dead_partials, remove_path, signals_as_interrupt
+from hmbatch.workspace import Workspace, clean_dead_partials, pause_point, remove_path, signals_as_interrupt
 
 CHUNK = 8192
 
@@ -61,6 +61,7 @@ def submit(ws: Workspace, out: Path | None = None, strategy: str = "blend", allo
                 for start in range(0, len(idx), CHUNK):
                     lists = r.recommend(idx[start:start + CHUNK], strategy)[0]
                     handle.write(format_lines(ids[start:start + CHUNK], lists, id_text))
+                    pause_point("submit:chunk")
                     if progress:
                         progress(min(start + CHUNK, len(idx)), len(idx))
             os.replace(tmp, out)

@@ -19,7 +19,7 @@ import numpy as np
 
 from hmbatch import features
 from hmbatch.errors import HmbatchError
-from hmbatch.workspace import Workspace, remove_path, signals_as_interrupt
+from hmbatch.workspace import Workspace, pause_point, remove_path, signals_as_interrupt
 
 STEPS_PER_CALL = 20
 
@@ -115,6 +115,7 @@ def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=No
             with model_mod.quiet_stderr() if epoch == done == 0 else contextlib.nullcontext():
                 losses.append(float(run_steps(iterator, tf.constant(count))) / count)
             done += count
+            pause_point("train:fit")
             if progress:
                 rate = min(done * config.batch_size, n) / (time.perf_counter() - started)
                 progress(epoch, done, steps, np.mean(losses[-5:]) / config.batch_size, rate)
@@ -156,20 +157,26 @@ def _sold_since(con, article_ids: np.ndarray, start: dt.date, asof: dt.date) -> 
     return np.isin(article_ids, sold)
 
 
-def save_vocab(run_dir: Path, vocab: features.Vocabularies) -> None:
-    """Saves what the towers are rebuilt from (ids, codes, category sizes)."""
-    folder = run_dir / "vocab"
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in ("customer_ids", "article_ids", "product_codes"):
-        np.save(folder / f"{name}.npy", getattr(vocab, name))
-    (folder / "cardinality.json").write_text(json.dumps(vocab.cardinality))
+def holdout_recall(run_dir: Path, con, cutoff: dt.date, days: int, beta: float = 1.0) -> dict:
+    """recall@12 and recall@100 of the two-tower retrieval alone on the held-out days.
 
-
-def load_vocab(run_dir: Path) -> features.Vocabularies:
-    """Reads what `save_vocab` wrote."""
-    folder = run_dir / "vocab"
-    arrays = {n: np.load(folder / f"{n}.npy") for n in ("customer_ids", "article_ids", "product_codes")}
-    return features.Vocabularies(**arrays, cardinality=json.loads((folder / "cardinality.json").read_text()))
+    Args:
+        run_dir: a run folder written by `export` (recent index and customer embeddings).
+        beta: the weight of ln(1 + last week's sales), the index vectors' last coordinate.
+    """
+    from hmbatch.index import FaissIndex
+    from hmbatch.metrics import recall_at_k
+    truth = features.purchases_after(con, cutoff, days)
+    if not truth:
+        return {}
+    idx = np.array(sorted(truth), np.int64)
+    emb = np.load(run_dir / "customer_embeddings.npy", mmap_mode="r")
+    idx = idx[idx < len(emb)]
+    queries = np.hstack([emb[idx], np.full((len(idx), 1), beta, np.float32)])
+    found = FaissIndex.load(run_dir / "index_recent").search(queries, 100)[1]
+    preds = dict(zip(idx.tolist(), found))
+    return {"buyers": len(truth), "recall@12": recall_at_k(preds, truth, 12),
+            "recall@100": recall_at_k(preds, truth, 100)}
 
 
 def previous_blend(ws: Workspace) -> dict | None:
@@ -197,7 +204,7 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print) -> Path:
         HmbatchError: no database, no training examples, or training diverged.
     """
     from hmbatch.data import connect_read_only, read_meta
-    from hmbatch import model as _  # noqa: F401  TensorFlow first: its import resets signal handlers
+    from hmbatch import model as model_mod  # TensorFlow first: its import resets signal handlers
     with ws.writer_lock("train"), signals_as_interrupt():
         con = connect_read_only(ws)
         meta = read_meta(con)
@@ -219,7 +226,8 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print) -> Path:
             sizes = export(tmp, model, con, cutoff + dt.timedelta(days=1), config,
                            {"cutoff": str(cutoff), "fingerprint": meta["fingerprint"],
                             "options": dataclasses.asdict(config)})
-            save_vocab(tmp, vocab)
+            model_mod.save_vocab(tmp, vocab)
+            pause_point("train:export")
             manifest = {
                 "config": dataclasses.asdict(config), "cutoff": str(cutoff), "last_date": str(last),
                 "fingerprint": meta["fingerprint"], "created": dt.datetime.now().isoformat(timespec="seconds"),
@@ -228,8 +236,7 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print) -> Path:
                 "blend": previous_blend(ws) if config.holdout_days == 0 else None,
             }
             if config.holdout_days > 0:
-                from hmbatch.retrieve import Retriever
-                manifest["retrieval"] = Retriever(tmp, manifest, con).holdout_recall()
+                manifest["retrieval"] = holdout_recall(tmp, con, cutoff, config.holdout_days)
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
             run_dir = ws.models_dir / _run_name(config)
             os.replace(tmp, run_dir)
@@ -242,12 +249,3 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print) -> Path:
 
 def _run_name(config: TrainConfig) -> str:
     return f"run-{dt.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}-h{config.holdout_days}"
-
-
-def load_model(run_dir: Path, manifest: dict):
-    """Rebuilds a run's two-tower model from its vocabularies and saved weights."""
-    config = TrainConfig(**manifest["config"])
-    model_mod, _ = _tf_setup(config.seed)
-    model = model_mod.TwoTower(load_vocab(run_dir), config.dim, config.temperature, config.use_customer_id)
-    model.load_weights(str(run_dir / "towers" / "weights")).expect_partial()
-    return model

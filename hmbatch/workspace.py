@@ -17,6 +17,7 @@ import fcntl
 import os
 import shutil
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -218,3 +219,20 @@ def clean_dead_partials(target: Path) -> None:
         pid = entry.name[len(target.name) + 2:-4]
         if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
             remove_path(entry)
+
+
+PAUSE_ENV = "HMBATCH_PAUSE_AT"
+
+
+def pause_point(name: str) -> None:
+    """A test-only pause: when $HMBATCH_PAUSE_AT names this point, say so on stderr and wait.
+
+    The reliability tests signal a command at a point it has certainly reached and cannot pass
+    before the signal, on a fast machine or a loaded one; the signal handler of
+    `signals_as_interrupt` ends the wait. Without the variable this costs one dict lookup.
+    """
+    if os.environ.get(PAUSE_ENV) != name:
+        return
+    print(f"hmbatch: paused at {name}", file=sys.stderr, flush=True)
+    while True:
+        time.sleep(0.05)

@@ -3,7 +3,7 @@
 -- Code 0 of every categorical feature means missing.
 CREATE TEMP TABLE raw_articles AS
 SELECT * FROM read_csv($articles_csv, header = true, all_varchar = true, delim = ',', quote = '"',
-                       escape = '"', max_line_size = 1048576);
+                       escape = '"', strict_mode = false, max_line_size = 1048576);
 
 CREATE TABLE categories AS
 WITH names AS (

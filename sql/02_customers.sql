@@ -2,7 +2,7 @@
 -- FN and Active are '1.0' or empty; 'NONE' and 'None' are kept as the distinct values they are.
 CREATE TEMP TABLE raw_customers AS
 SELECT * FROM read_csv($customers_csv, header = true, all_varchar = true, delim = ',', quote = '"',
-                       escape = '"');
+                       escape = '"', strict_mode = false);
 
 INSERT INTO categories
 SELECT feature, name, CAST(row_number() OVER (PARTITION BY feature ORDER BY name) AS SMALLINT)

@@ -5,7 +5,7 @@
 CREATE TABLE transactions AS
 SELECT s.t_dat, c.customer_idx, s.article_id, s.price, s.sales_channel_id AS channel
 FROM read_csv($transactions_csv, header = true, auto_detect = false, delim = ',', quote = '"',
-              escape = '"', columns = {'t_dat': 'DATE', 'customer_id': 'VARCHAR',
+              escape = '"', strict_mode = false, columns = {'t_dat': 'DATE', 'customer_id': 'VARCHAR',
                                        'article_id': 'INTEGER', 'price': 'DOUBLE',
                                        'sales_channel_id': 'TINYINT'}) s
 LEFT JOIN customers c ON c.customer_id = s.customer_id;

@@ -6,6 +6,6 @@ SELECT
     s.customer_id,
     c.customer_idx
 FROM read_csv($sample_submission_csv, header = true, all_varchar = true, delim = ',', quote = '"',
-              escape = '"') s
+              escape = '"', strict_mode = false) s
 LEFT JOIN customers c ON c.customer_id = s.customer_id
 ORDER BY position;

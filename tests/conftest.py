@@ -1,4 +1,4 @@
-"""Shared fixtures: the real-format extracts of ../shared/hm-reference and small workspaces."""
+"""Shared fixtures: the real-format extracts of tests/data/hm-reference (copied from the project's shared reference) and small workspaces."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "hm-reference"
+REFERENCE = Path(__file__).resolve().parent / "data" / "hm-reference"
 
 
 def _read(name: str) -> tuple[list[str], list[list[str]]]:

@@ -77,13 +77,13 @@ def test_loss_falls_and_manifest(world):
 
 
 def test_index_is_exact_twin_of_towers(world):
-    from hmbatch import features, train
+    from hmbatch import features
     from hmbatch.index import NumpyIndex
-    from hmbatch.model import embed
+    from hmbatch.model import embed, load_model
     from hmbatch.retrieve import Retriever
     from hmbatch.workspace import Workspace
     r = Retriever.open(Workspace(world["ws"]))
-    model = train.load_model(r.run_dir, r.manifest)
+    model = load_model(r.run_dir, r.manifest)
     asof = r.cutoff + dt.timedelta(days=1)
     arts = features.article_features_at(r.con, asof)
     custs = features.customer_features_at(r.con, asof)

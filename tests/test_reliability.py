@@ -4,10 +4,10 @@ lock between two processes; SIGKILL leftovers; a stale model; an unwritable work
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -24,22 +24,36 @@ def run(*args, check=True) -> subprocess.CompletedProcess:
     return proc
 
 
-def start(*args) -> subprocess.Popen:
-    return subprocess.Popen([HMBATCH, *map(str, args)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=ENV)
+def start(*args, pause_at: str) -> subprocess.Popen:
+    """Starts a command that stops at the test-only pause point `pause_at` (see
+    hmbatch.workspace.pause_point) and waits there until it is signalled."""
+    return subprocess.Popen([HMBATCH, *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True, env={**ENV, "HMBATCH_PAUSE_AT": pause_at})
 
 
-def wait_for(proc: subprocess.Popen, ready, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        assert proc.poll() is None, "the command ended before the point of interruption"
-        assert time.monotonic() < deadline, "the point of interruption never came"
-        time.sleep(0.01)
+def wait_paused(proc: subprocess.Popen, point: str) -> None:
+    """Reads the command's stderr until it says it reached `point`: from then on it cannot move
+    before the signal, whatever the machine's speed."""
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if f"hmbatch: paused at {point}" in line:
+            return
+    proc.wait()
+    raise AssertionError(f"the command ended (exit {proc.returncode}) before {point}: {''.join(seen)[-2000:]}")
+
+
+def meta(ws: Path, key: str) -> str:
+    with duckdb.connect(str(ws / "hmbatch.duckdb"), read_only=True) as con:
+        return con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()[0]
 
 
 def fingerprint(ws: Path) -> str:
-    with duckdb.connect(str(ws / "hmbatch.duckdb"), read_only=True) as con:
-        return con.execute("SELECT value FROM meta WHERE key = 'fingerprint'").fetchone()[0]
+    return meta(ws, "fingerprint")
+
+
+def build_id(ws: Path) -> str:
+    return meta(ws, "build_id")
 
 
 def current(ws: Path) -> str:
@@ -64,30 +78,29 @@ def assert_stopped(proc: subprocess.Popen, sig: signal.Signals) -> None:
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, (proc.returncode, err)
-    assert f"stopped by {sig.name}" in err and "Traceback" not in err + out
+    assert f"stopped by {sig.name}" in err and "Traceback" not in err + (out or "")
 
 
-@pytest.mark.parametrize("sig, delay", [(signal.SIGTERM, 0.0), (signal.SIGINT, 0.4)])
-def test_build_db_interrupted_keeps_database(world, sig, delay):
-    ws, before = world["ws"], fingerprint(world["ws"])
-    proc = start("build-db", world["data"], "--workspace", ws)
-    wait_for(proc, lambda: any(n.startswith("build-") for n in tmp_entries(ws)))
-    time.sleep(delay)
+@pytest.mark.parametrize("sig, point", [(signal.SIGTERM, "build-db:03_transactions"),
+                                        (signal.SIGINT, "build-db:05_aggregates")])
+def test_build_db_interrupted_keeps_database(world, sig, point):
+    ws, before = world["ws"], build_id(world["ws"])
+    proc = start("build-db", world["data"], "--workspace", ws, pause_at=point)
+    wait_paused(proc, point)
+    assert any(n.startswith("build-") for n in tmp_entries(ws))  # the new database is half built
     assert_stopped(proc, sig)
-    assert fingerprint(ws) == before and tmp_entries(ws) == []
+    assert build_id(ws) == before and tmp_entries(ws) == []
     assert run("query", "f" * 64, "--workspace", ws).returncode == 0  # still works with its model
 
 
-@pytest.mark.parametrize("sig, point", [(signal.SIGTERM, "fit"), (signal.SIGINT, "export")])
+@pytest.mark.parametrize("sig, point", [(signal.SIGTERM, "train:fit"), (signal.SIGINT, "train:export")])
 def test_train_interrupted_keeps_current_model(world, sig, point):
     ws, before = world["ws"], current(world["ws"])
     runs = sorted(p.name for p in (ws / "models").iterdir())
-    proc = start("train", "--workspace", ws, "--epochs", "100", "--weeks", "2", "--dim", "16")
-    if point == "fit":
-        wait_for(proc, lambda: "training examples" in (proc.stdout.readline() or ""))
-        time.sleep(3.0)  # TensorFlow's import and the first steps: now inside the epochs
-    else:
-        wait_for(proc, lambda: any(n.startswith("train-") for n in tmp_entries(ws)), timeout=240)
+    proc = start("train", "--workspace", ws, "--epochs", "1", "--weeks", "2", "--dim", "16", pause_at=point)
+    wait_paused(proc, point)
+    if point == "train:export":
+        assert any(n.startswith("train-") for n in tmp_entries(ws))  # the run folder is half written
     assert_stopped(proc, sig)
     assert current(ws) == before and sorted(p.name for p in (ws / "models").iterdir()) == runs
     assert tmp_entries(ws) == []
@@ -97,27 +110,27 @@ def test_train_interrupted_keeps_current_model(world, sig, point):
 def test_submit_interrupted_leaves_no_file(world, tmp_path, sig):
     out = tmp_path / "sub mission.csv"
     out.write_text("previous submission\n")
-    proc = start("submit", "--out", out, "--workspace", world["ws"])
-    wait_for(proc, lambda: any(tmp_path.glob(".sub mission.csv.*.tmp")))
+    proc = start("submit", "--out", out, "--workspace", world["ws"], pause_at="submit:chunk")
+    wait_paused(proc, "submit:chunk")
+    assert any(tmp_path.glob(".sub mission.csv.*.tmp"))  # the first chunk is written
     assert_stopped(proc, sig)
     assert out.read_text() == "previous submission\n" and not list(tmp_path.glob(".*.tmp"))
 
 
 def test_sigkill_leftovers_are_cleaned_by_next_run(world, tmp_path):
-    ws, before = world["ws"], fingerprint(world["ws"])
-    proc = start("build-db", world["data"], "--workspace", ws)
-    wait_for(proc, lambda: any(n.startswith("build-") for n in tmp_entries(ws)))
+    ws, before = world["ws"], build_id(world["ws"])
+    proc = start("build-db", world["data"], "--workspace", ws, pause_at="build-db:04_submission_customers")
+    wait_paused(proc, "build-db:04_submission_customers")
     proc.kill()
     proc.wait()
-    assert fingerprint(ws) == before and tmp_entries(ws)  # old db intact, leftovers present
+    assert build_id(ws) == before and tmp_entries(ws)  # old db intact, leftovers present
     out = tmp_path / "s.csv"
     stale_partial = tmp_path / f".s.csv.{proc.pid}.tmp"
     stale_partial.write_text("half")
     run("submit", "--out", out, "--workspace", ws)
     assert not stale_partial.exists()
     run("build-db", world["data"], "--workspace", ws)
-    assert tmp_entries(ws) == [] and fingerprint(ws) != before
-    run("train", "--workspace", ws, "--epochs", "1", "--weeks", "2", "--dim", "16")
+    assert tmp_entries(ws) == [] and build_id(ws) != before
 
 
 def test_second_writer_stops_with_message(world):
@@ -138,16 +151,30 @@ def test_second_writer_stops_with_message(world):
         holder.wait()
 
 
-def test_stale_model_is_refused_unless_allowed(world):
+def test_rebuild_from_the_same_files_keeps_the_model_current(world):
     ws = world["ws"]
-    run("build-db", world["data"], "--workspace", ws)  # a new database, the model is now stale
+    before = (fingerprint(ws), build_id(ws))
+    run("build-db", world["data"], "--workspace", ws)
+    assert fingerprint(ws) == before[0] and build_id(ws) != before[1]  # a new file, the same data
+    assert run("query", "f" * 64, "--workspace", ws).returncode == 0
+    assert run("submit", "--workspace", ws).returncode == 0
+
+
+def test_stale_model_is_refused_unless_allowed(world, tmp_path):
+    ws, changed = world["ws"], tmp_path / "changed data"
+    shutil.copytree(world["data"], changed)
+    tx = changed / "transactions_train.csv"
+    lines = tx.read_text().splitlines(keepends=True)
+    lines[5] = lines[5].replace(",2\n", ",1\n") if lines[5].endswith(",2\n") else lines[5].replace(",1\n", ",2\n")
+    tx.write_text("".join(lines))  # one row's sales channel changed
+    run("build-db", changed, "--workspace", ws)  # the data changed: the model is now stale
     proc = run("query", "f" * 64, "--workspace", ws, check=False)
     assert proc.returncode == 1 and "run `hmbatch train` again" in proc.stderr
     assert "--allow-stale" in proc.stderr
     assert run("submit", "--workspace", ws, check=False).returncode == 1
     assert run("query", "f" * 64, "--allow-stale", "--workspace", ws).returncode == 0
-    run("train", "--workspace", ws, "--epochs", "1", "--weeks", "2", "--dim", "16")
-    assert run("query", "f" * 64, "--workspace", ws).returncode == 0
+    run("build-db", world["data"], "--workspace", ws)  # back to the original files
+    assert run("query", "f" * 64, "--workspace", ws).returncode == 0  # the model matches again
 
 
 def test_unwritable_workspace_is_one_line(world, tmp_path):

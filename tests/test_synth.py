@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from hmbatch import synth, synth_write
-from hmbatch.synth_eval import baseline_map12
-from hmbatch.synth_oracle import oracle_map12
-from hmbatch.synth_tables import load_tables
-from hmbatch.synth_world import simulate
-from hmbatch.synth_report import realism
+from hmbatch.synth.eval import baseline_map12
+from hmbatch.synth.oracle import oracle_map12
+from hmbatch.synth.tables import load_tables
+from hmbatch.synth.world import simulate
+from hmbatch.synth.calibrate.realism import realism
 
-REF = Path(__file__).resolve().parents[1].parent / "shared" / "hm-reference"
+REF = Path(__file__).resolve().parent / "data" / "hm-reference"
 HEADERS = {
     "articles.csv": "article_id,product_code,prod_name,product_type_no,product_type_name,"
     "product_group_name,graphical_appearance_no,graphical_appearance_name,colour_group_code,"
@@ -169,10 +169,6 @@ def tvd(a: dict[str, float], b: dict[str, float]) -> float:
     return 0.5 * sum(abs(a.get(k, 0.0) - b.get(k, 0.0)) for k in set(a) | set(b))
 
 
-needs_ref = pytest.mark.skipif(not REF.exists(), reason="shared/hm-reference not present")
-
-
-@needs_ref
 def test_small_shares_match_real(fig):
     pairs = [("product_group", "transaction_product_group_metrics.csv", "product_group_name"),
              ("index_group", "transaction_index_group_metrics.csv", "index_group_name"),
@@ -184,7 +180,6 @@ def test_small_shares_match_real(fig):
     assert abs(fig["online_share"] - 0.704) <= 0.03
 
 
-@needs_ref
 def test_small_weekly_rhythm(fig):
     week = fig["weekday"]
     real = np.zeros(7)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hmbatch.synth_catalogue import STYLE_DIM
-from hmbatch.synth_sampling import categorical
-from hmbatch.synth_tables import Tables, normalised
-from hmbatch.synth_taste import GROUPS, STYLES, personas_of
+from hmbatch.synth.catalogue import STYLE_DIM
+from hmbatch.synth.sampling import categorical
+from hmbatch.synth.tables import Tables, normalised
+from hmbatch.synth.taste import GROUPS, STYLES, personas_of
 
 SHARED_POSTAL = 0.09  # share of customers on the one big postal code
 FAVOURITES = 4  # favourite templates per customer

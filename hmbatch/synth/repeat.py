@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hmbatch.synth_catalogue import Catalogue
-from hmbatch.synth_pools import Pools, live, siblings
+from hmbatch.synth.catalogue import Catalogue
+from hmbatch.synth.pools import Pools, live, siblings
 
 SIBLING_IN_BASKET = 0.025  # chance a line is another colour of the previous line
 REBUY = 0.08  # chance, at a zero-day gap, that a visit re-buys from the customer's previous one

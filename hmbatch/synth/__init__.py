@@ -1,6 +1,6 @@
 """``hmbatch synth``: generate a synthetic H&M dataset in the exact competition file layout.
 
-The generator is calibrated on the real aggregates and samples (``hmbatch/synth_data``, derived
+The generator is calibrated on the real aggregates and samples (``hmbatch/synth/data``, derived
 from ``shared/hm-reference``): category, colour, age and channel shares, the daily curve, price
 levels, and behaviour (heavy-tailed activity, baskets, repurchase, persistent personal taste
 linked to age). It also writes the 7 days after the training data as
@@ -23,10 +23,10 @@ from typing import Callable
 
 import numpy as np
 
-from hmbatch.synth_eval import baseline_map12
-from hmbatch.synth_tables import load_tables
-from hmbatch.synth_world import World, simulate
-from hmbatch.synth_write import (connect, customer_rank, write_articles, write_customers,
+from hmbatch.synth.eval import baseline_map12
+from hmbatch.synth.tables import load_tables
+from hmbatch.synth.world import World, simulate
+from hmbatch.synth.write import (connect, customer_rank, write_articles, write_customers,
                                  write_submission, write_transactions)
 
 __all__ = ["SCALES", "Scale", "generate", "baseline_map12"]

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hmbatch.synth_catalogue import Catalogue
-from hmbatch.synth_customers import Customers
-from hmbatch.synth_pools import Pools
-from hmbatch.synth_sampling import GroupedCdf
+from hmbatch.synth.catalogue import Catalogue
+from hmbatch.synth.customers import Customers
+from hmbatch.synth.pools import Pools
+from hmbatch.synth.sampling import GroupedCdf
 
 CANDIDATES = 4  # articles a customer looks at before picking one
 EXACT_CANDIDATES = 3  # of which drawn from the wanted category itself (when it has stock)

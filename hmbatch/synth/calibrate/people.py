@@ -7,7 +7,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from hmbatch.synth_calibrate import read_csv, shares, write_csv
+from hmbatch.synth.calibrate import read_csv, shares, write_csv
 
 AGE_BUCKETS = {"under_20": (16, 19), "20_to_29": (20, 29), "30_to_39": (30, 39),
                "40_to_49": (40, 49), "50_to_59": (50, 59), "60_plus": (60, 99)}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from hmbatch.synth_write import sql_path
+from hmbatch.synth.write import sql_path
 
 _LOAD = """
 CREATE TABLE tr AS SELECT t_dat::DATE AS d, customer_id AS c, article_id AS a,

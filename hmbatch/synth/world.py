@@ -7,15 +7,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hmbatch.synth_catalogue import Catalogue, build_catalogue
-from hmbatch.synth_customers import FAVOURITES, Customers, build_customers
-from hmbatch.synth_pools import Pools, build_pools, row_prices
-from hmbatch.synth_repeat import EXTRA_UNIT, basket_siblings, rebuy, redraw_accidents, units
-from hmbatch.synth_sales import (MEAN_BASKET, Visits, make_visits, pick_articles,
+from hmbatch.synth.catalogue import Catalogue, build_catalogue
+from hmbatch.synth.customers import FAVOURITES, Customers, build_customers
+from hmbatch.synth.pools import Pools, build_pools, row_prices
+from hmbatch.synth.repeat import EXTRA_UNIT, basket_siblings, rebuy, redraw_accidents, units
+from hmbatch.synth.sales import (MEAN_BASKET, Visits, make_visits, pick_articles,
                                  pick_templates)
-from hmbatch.synth_sampling import GroupedCdf, dense_cdf
-from hmbatch.synth_taste import persona_templates, seasonality, weekly_cdf
-from hmbatch.synth_tables import Tables, as_float
+from hmbatch.synth.sampling import GroupedCdf, dense_cdf
+from hmbatch.synth.taste import persona_templates, seasonality, weekly_cdf
+from hmbatch.synth.tables import Tables, as_float
 
 LAST_TRAIN_DAY = dt.date(2020, 9, 22)
 HELDOUT_DAYS = 7

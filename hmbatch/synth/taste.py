@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hmbatch.synth_sampling import GroupedCdf, dense_cdf
-from hmbatch.synth_tables import Tables, normalised
+from hmbatch.synth.sampling import GroupedCdf, dense_cdf
+from hmbatch.synth.tables import Tables, normalised
 
 GROUPS = ("Ladieswear", "Divided", "Menswear", "Baby/Children", "Sport")
 STYLES = 8

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hmbatch.synth_sampling import categorical
-from hmbatch.synth_tables import Tables, as_float, normalised
+from hmbatch.synth.sampling import categorical
+from hmbatch.synth.tables import Tables, as_float, normalised
 
 PRE_WEEKS = 20  # products may launch up to this many weeks before the first day
 POP_SIGMA = (0.5, 0.45)  # log-normal spread of popularity: product part, colour-variant part

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hmbatch.synth_sales import COLOUR_TASTE, STYLE_TASTE, TEMPLATE_TASTE
-from hmbatch.synth_tables import load_tables
-from hmbatch.synth_world import World, colour_masters
+from hmbatch.synth.sales import COLOUR_TASTE, STYLE_TASTE, TEMPLATE_TASTE
+from hmbatch.synth.tables import load_tables
+from hmbatch.synth.world import World, colour_masters
 
 
 def average_precision(top: np.ndarray, customers: np.ndarray, truth: np.ndarray,

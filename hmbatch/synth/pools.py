@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hmbatch.synth_catalogue import Catalogue
-from hmbatch.synth_sampling import GroupedCdf, grouped_cdf
+from hmbatch.synth.catalogue import Catalogue
+from hmbatch.synth.sampling import GroupedCdf, grouped_cdf
 
 
 @dataclass(frozen=True)

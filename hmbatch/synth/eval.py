@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from hmbatch.synth_write import sql_path
+from hmbatch.synth.write import sql_path
 
 _VIEWS = """
 CREATE VIEW tr AS SELECT * FROM read_csv('{train}', header=true,

@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from hmbatch.synth_catalogue import Catalogue
-from hmbatch.synth_customers import Customers
-from hmbatch.synth_tables import Tables
+from hmbatch.synth.catalogue import Catalogue
+from hmbatch.synth.customers import Customers
+from hmbatch.synth.tables import Tables
 
 SHARED_POSTAL_CODE = "2c29ae653a9282cce4151bd87643c907644e09541abc28ae87dea0d1f6603b1c"
 TRANSACTION_SQL = """

@@ -1,7 +1,7 @@
 """Derive the generator's calibration tables from the real H&M reference extracts.
 
-Run once by a developer (``python -m hmbatch.synth_calibrate REF_DIR``); the output is committed
-under ``hmbatch/synth_data/`` so that ``hmbatch synth`` works without the reference folder. Every
+Run once by a developer (``python -m hmbatch.synth.calibrate REF_DIR``, from the repository root); the output is committed
+under ``hmbatch/synth/data/`` so that ``hmbatch synth`` works without the reference folder. Every
 figure written comes from ``shared/hm-reference``: category co-occurrence from the real article
 rows, shares from the whole-data aggregates, ages and flags from the real customer rows. Numbers
 that the extracts do not contain (a section number seen only by name) are filled with unused
@@ -10,14 +10,14 @@ codes, and colour codes missing from the sample follow H&M's visible numbering p
 
 from __future__ import annotations
 
-import csv
 import sys
 from collections import Counter
 from pathlib import Path
 
-from hmbatch.synth_calib_rake import rake, template_rows
+from hmbatch.synth.calibrate import DATA_DIR, read_csv, shares, write_csv
+from hmbatch.synth.calibrate.people import build_customers, build_daily_and_prices
+from hmbatch.synth.calibrate.rake import rake, template_rows
 
-DATA_DIR = Path(__file__).with_name("synth_data")
 
 # Colours absent from the 1,000-row article sample: code and perceived value/master, following
 # the numbering visible in the sample (tens = hue family, 0 = Other, 1 = Light, 3 = Dark).
@@ -31,25 +31,6 @@ EXTRA_COLOURS = {
     "Dark Turquoise": ("83", "4", "Dark", "7", "Turquoise"),
     "Other Green": ("90", "5", "Bright", "19", "Green"),
 }
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    """Read a CSV file into a list of dicts (all values as strings)."""
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    """Write rows with standard CSV quoting."""
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-
-
-def shares(ref: Path, name: str, key: str) -> dict[str, float]:
-    """Map category -> share from one of the reference metrics files."""
-    return {row[key]: float(row["share"]) for row in read_csv(ref / name)}
 
 
 def section_row_targets(rows: list[list], art_w: list[float], col: dict, ref: Path) -> dict:
@@ -132,8 +113,6 @@ def build_text(ref: Path) -> None:
 
 def main(ref_dir: str) -> None:
     """Rebuild every table of synth_data from the reference folder."""
-    from hmbatch.synth_calib_people import build_customers, build_daily_and_prices
-
     ref = Path(ref_dir)
     DATA_DIR.mkdir(exist_ok=True)
     build_templates(ref)
@@ -144,4 +123,4 @@ def main(ref_dir: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "../shared/hm-reference")
+    main(sys.argv[1] if len(sys.argv) > 1 else "tests/data/hm-reference")

@@ -1,4 +1,4 @@
-"""Load the embedded calibration tables of the synthetic generator (``hmbatch/synth_data``).
+"""Load the embedded calibration tables of the synthetic generator (``hmbatch/synth/data``).
 
 The tables are small CSV files derived from the real H&M extracts by ``synth_calibrate``; they are
 read with the standard library so that generating data needs neither pandas nor the reference
@@ -14,14 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-DATA_DIR = Path(__file__).with_name("synth_data")
+DATA_DIR = Path(__file__).with_name("data")
 
 
 def read_table(name: str) -> dict[str, list[str]]:
     """Read one embedded CSV into column name -> list of strings.
 
     Args:
-      name: file name inside ``synth_data``.
+      name: file name inside ``data``.
 
     Returns:
       The columns in file order.
