@@ -48,7 +48,8 @@ def command(fn):
                 message = os_error_message(exc)
             else:
                 raise
-            err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+            from rich.markup import escape  # a message may hold brackets: hmbatch[ray], a path
+            err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return app.command()(wrapper)
@@ -137,12 +138,36 @@ def query(customer_id: str = typer.Argument(..., help="The customer's id (64 hex
 @command
 def submit(out: Optional[Path] = typer.Option(None, "--out", help="CSV path (default: in the workspace)."),
            strategy: str = StrategyOpt, allow_stale: bool = StaleOpt,
+           engine: str = typer.Option("local", help="local (this process) | ray (the cluster at "
+                                      "$RAY_ADDRESS, else a local one); the file is the same."),
+           workers: Optional[int] = typer.Option(None, "--workers", help="Ray actors "
+                                                 "(default: this machine's cores, or the cluster's CPUs)."),
            workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Write the competition's CSV: 12 articles for every customer."""
-    from hmbatch import output, submit as submit_mod
+    from hmbatch import engine as engine_mod, output
     with output.ChunkProgress("submit") as progress:
-        result = submit_mod.submit(Workspace.resolve(workspace), out, strategy, allow_stale, progress)
+        result = engine_mod.submit(Workspace.resolve(workspace), out, strategy, allow_stale, progress,
+                                   engine, workers)
     output.submit_summary(result)
+
+
+@command
+def status(json_out: bool = typer.Option(False, "--json", help="Print one JSON object."),
+           workspace: Optional[Path] = WorkspaceOpt) -> None:
+    """The workspace at a glance: database, model runs, the current one, submissions."""
+    import json
+    from hmbatch import output, status as status_mod
+    out = status_mod.status(Workspace.resolve(workspace))
+    print(json.dumps(out)) if json_out else output.status(out)
+
+
+@command
+def report(out: Optional[Path] = typer.Option(None, "--out", help="HTML path (default: report.html "
+                                              "in the current model's folder)."),
+           allow_stale: bool = StaleOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
+    """Write one self-contained HTML page about the current model (plots readable offline)."""
+    from hmbatch import output, report as report_mod
+    output.report_written(report_mod.build_report(Workspace.resolve(workspace), out, allow_stale))
 
 
 def main() -> None:  # pragma: no cover - console entry point

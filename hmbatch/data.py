@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from hmbatch.errors import InputError
-from hmbatch.sqlfiles import parameters, split_statements, sql_dir
+from hmbatch.sqlfiles import execute_file, parameters, split_statements, sql_dir
 from hmbatch.workspace import (Workspace, on_interrupt, pause_point, remove_path, signal_received,
                                signals_as_interrupt)
 
@@ -49,6 +49,21 @@ class RawFile:
     typed: dict[str, str]
     required: tuple[str, ...] = ()
 
+    @property
+    def role(self) -> str:
+        """articles, customers, transactions or sample_submission: names sql/inputs/*_ROLE.sql."""
+        return self.param.removesuffix("_csv")
+
+    @property
+    def view(self) -> str:
+        """The temporary view the build steps read this input from."""
+        return f"input_{self.role}"
+
+    @property
+    def parquet_name(self) -> str:
+        """The file's name in Parquet form (articles.parquet, transactions_train.parquet, ...)."""
+        return self.name.removesuffix(".csv") + ".parquet"
+
 
 RAW_FILES = (
     RawFile("articles_csv", "articles.csv", ARTICLE_COLUMNS,
@@ -77,12 +92,7 @@ def check_header(path: Path, expected: tuple[str, ...]) -> str:
     Raises:
         InputError: naming the file and the problem.
     """
-    if not path.exists():
-        raise InputError(f"{path}: file not found (expected the competition's {path.name})")
-    if not path.is_file():
-        raise InputError(f"{path}: not a regular file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: file is empty (expected a header: {','.join(expected)})")
+    _check_file(path, expected)
     with open(path, "rb") as handle:
         head = handle.read(65536)
     if b"\x00" in head:
@@ -95,6 +105,40 @@ def check_header(path: Path, expected: tuple[str, ...]) -> str:
     columns = tuple(c.strip().strip('"') for c in header.split(","))
     _compare_columns(path, columns, expected)
     return check_utf8(path)
+
+
+def _check_file(path: Path, expected: tuple[str, ...]) -> None:
+    if not path.exists():
+        raise InputError(f"{path}: file not found (expected the competition's {path.name})")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty (expected a header: {','.join(expected)})")
+
+
+def check_parquet(path: Path, expected: tuple[str, ...]) -> str:
+    """Checks that `path` is a readable Parquet file with exactly the `expected` columns (in any
+    order: they are read by name).
+
+    Returns:
+        The SHA-256 of the file's bytes (as for a CSV file, the fingerprint is content-based).
+
+    Raises:
+        InputError: naming the file and the problem.
+    """
+    _check_file(path, expected)
+    try:
+        with duckdb.connect() as con:
+            columns = tuple(row[0] for row in con.execute("DESCRIBE SELECT * FROM read_parquet(?)",
+                                                          [str(path)]).fetchall())
+    except duckdb.Error as exc:
+        raise InputError(f"{path}: cannot be read as Parquet ({str(exc).strip().splitlines()[0]})") from None
+    _compare_columns(path, columns, expected, where="in the file's schema", ordered=False)
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 24):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def check_utf8(path: Path, chunk: int = 1 << 24) -> str:
@@ -131,35 +175,50 @@ def _line_at(path: Path, position: int) -> int:
         return handle.read(position).count(b"\n") + 1
 
 
-def _compare_columns(path: Path, columns: tuple[str, ...], expected: tuple[str, ...]) -> None:
+def _compare_columns(path: Path, columns: tuple[str, ...], expected: tuple[str, ...],
+                     where: str = "in line 1", ordered: bool = True) -> None:
     missing = [c for c in expected if c not in columns]
     unexpected = [c for c in columns if c not in expected]
     if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)} in line 1 "
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)} {where} "
                          f"(expected: {','.join(expected)})")
     if unexpected:
-        raise InputError(f"{path}: unexpected column(s) {', '.join(unexpected)} in line 1 "
+        raise InputError(f"{path}: unexpected column(s) {', '.join(unexpected)} {where} "
                          f"(expected: {','.join(expected)})")
-    if columns != expected:
+    if ordered and columns != expected:
         raise InputError(f"{path}: columns out of order in line 1 (expected: {','.join(expected)})")
 
 
 def locate_inputs(data_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
-    """Finds and checks the raw files in `data_dir`; sample_submission.csv is optional.
+    """Finds and checks the raw files in `data_dir`, each as NAME.csv or NAME.parquet;
+    sample_submission is optional.
 
     Returns:
-        (path of each file by its SQL parameter, SHA-256 of each file's content by the same key).
+        (path of each file by its role's key, SHA-256 of each file's content by the same key).
     """
     if not data_dir.is_dir():
         raise InputError(f"{data_dir}: data folder not found")
     paths, digests = {}, {}
     for raw in RAW_FILES:
-        path = data_dir / raw.name
-        if raw.param == "sample_submission_csv" and not path.exists():
+        path, parquet = data_dir / raw.name, data_dir / raw.parquet_name
+        if path.exists() and parquet.exists():
+            raise InputError(f"{data_dir}: both {raw.name} and {raw.parquet_name}; keep one of them")
+        if parquet.exists():
+            path = parquet
+        elif raw.param == "sample_submission_csv" and not path.exists():
             continue
-        digests[raw.param] = check_header(path, raw.columns)
+        check = check_parquet if path.suffix == ".parquet" else check_header
+        digests[raw.param] = check(path, raw.columns)
         paths[raw.param] = path
     return paths, digests
+
+
+def _source(path: Path) -> str:
+    """A table function reading `path` (bound as parameter ?) with every column as text."""
+    if path.suffix == ".parquet":
+        return "(SELECT COLUMNS(*)::VARCHAR FROM read_parquet(?))"
+    return ("read_csv(?, header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
+            "strict_mode = false)")
 
 
 def locate_bad_value(con: duckdb.DuckDBPyConnection, raw: RawFile, path: Path) -> str | None:
@@ -167,20 +226,22 @@ def locate_bad_value(con: duckdb.DuckDBPyConnection, raw: RawFile, path: Path) -
     checks = [f'("{c}" IS NOT NULL AND TRY_CAST("{c}" AS {t}) IS NULL)' for c, t in raw.typed.items()]
     checks += [f'"{c}" IS NULL' for c in raw.required]
     cols = ", ".join(f'"{c}"' for c in raw.columns)
+    # a CSV file's header is line 1; a Parquet file's rows are counted from 1
+    first = 1 if path.suffix == ".parquet" else 2
     row = con.execute(
-        f"SELECT line, {cols} FROM (SELECT row_number() OVER () + 1 AS line, * FROM read_csv(?, "
-        "header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', strict_mode = false)) "
+        f"SELECT line, {cols} FROM (SELECT row_number() OVER () + {first - 1} AS line, * FROM {_source(path)}) "
         f"WHERE {' OR '.join(checks)} ORDER BY line LIMIT 1", [str(path)]).fetchone()
     if row is None:
         return None
     values = dict(zip(raw.columns, row[1:]))
+    where = f"{'row' if first == 1 else 'line'} {row[0]}"
     for column in raw.required + tuple(raw.typed):
         value = values[column]
         if value is None and column in raw.required:
-            return f"{path}: line {row[0]}: empty {column}"
+            return f"{path}: {where}: empty {column}"
         if value is not None and column in raw.typed and con.execute(
                 f"SELECT TRY_CAST(? AS {raw.typed[column]}) IS NULL", [value]).fetchone()[0]:
-            return f"{path}: line {row[0]}: cannot read {column} {value!r} as {raw.typed[column]}"
+            return f"{path}: {where}: cannot read {column} {value!r} as {raw.typed[column]}"
     return None
 
 
@@ -194,28 +255,42 @@ def run_step(con: duckdb.DuckDBPyConnection, step: Path, params: dict[str, str],
         except duckdb.Error as exc:
             if signal_received():
                 raise
-            raise _explain(con, step, exc, parameters(text), inputs) from None
+            raise _explain(con, step, exc, text, inputs) from None
 
 
-def _explain(con, step: Path, exc: Exception, names: set[str], inputs: dict[str, Path]) -> InputError:
+def _explain(con, step: Path, exc: Exception, text: str, inputs: dict[str, Path]) -> InputError:
     first = str(exc).strip().splitlines()[0]
     for raw in RAW_FILES:
-        if raw.param in names and raw.param in inputs:
+        if raw.view in text and raw.param in inputs:
             path = inputs[raw.param]
             located = locate_bad_value(con, raw, path) if _readable(con, path) else None
             line = re.search(r"\bLine:? (\d+)", str(exc), re.IGNORECASE)
             where = f"line {line.group(1)}: " if line else ""
-            return InputError(located or f"{path}: {where}cannot be read as CSV ({first})")
+            kind = "Parquet" if path.suffix == ".parquet" else "CSV"
+            return InputError(located or f"{path}: {where}cannot be read as {kind} ({first})")
     return InputError(f"build step sql/{step.name} failed: {first}")
 
 
 def _readable(con, path: Path) -> bool:
     try:
-        con.execute("SELECT count(*) FROM read_csv(?, header = true, all_varchar = true, delim = ',', "
-                    "quote = '\"', escape = '\"', strict_mode = false)", [str(path)]).fetchone()
+        con.execute(f"SELECT count(*) FROM {_source(path)}", [str(path)]).fetchone()
         return True
     except duckdb.Error:
         return False
+
+
+def create_input_views(con: duckdb.DuckDBPyConnection, params: dict[str, str]) -> None:
+    """Creates the view input_ROLE of each raw file through sql/inputs/{csv|parquet}_ROLE.sql; the
+    file's path goes in as a bound DuckDB variable (views take no bind parameters)."""
+    for raw in RAW_FILES:
+        path = Path(params[raw.param])
+        kind = "parquet" if path.suffix == ".parquet" else "csv"
+        con.execute(f"SET VARIABLE {raw.role}_path = ?", [str(path)])
+        try:
+            execute_file(con, f"inputs/{kind}_{raw.role}.sql", {})
+        except duckdb.Error as exc:
+            label = "Parquet" if kind == "parquet" else "CSV"
+            raise InputError(f"{path}: cannot be read as {label} ({str(exc).strip().splitlines()[0]})") from None
 
 
 def check_loaded(con: duckdb.DuckDBPyConnection, inputs: dict[str, Path]) -> dict[str, int]:
@@ -264,11 +339,11 @@ def fingerprint(digests: dict[str, str]) -> str:
 
 
 def build_db(data_dir: Path, ws: Workspace, memory_limit: str = "4GB") -> dict:
-    """Builds the workspace's database from the raw CSVs in `data_dir`.
+    """Builds the workspace's database from the raw files in `data_dir`.
 
     Args:
-        data_dir: folder with articles.csv, customers.csv, transactions_train.csv and optionally
-            sample_submission.csv, in the competition's layout.
+        data_dir: folder with articles, customers, transactions_train and optionally
+            sample_submission, each as NAME.csv or NAME.parquet, in the competition's layout.
         ws: the workspace; its database is replaced only when the build completes.
         memory_limit: DuckDB's memory limit (it spills to the workspace's tmp/ beyond it).
 
@@ -312,6 +387,7 @@ def _run_steps(con, inputs: dict[str, Path], digests: dict[str, str], params: di
                ws: Workspace, memory_limit: str) -> dict:
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET temp_directory = ?", [str(ws.tmp_dir / f"spill-{os.getpid()}-duckdb")])
+    create_input_views(con, params)
     for step in sql_steps():
         pause_point(f"build-db:{step.stem}")
         run_step(con, step, params, inputs)

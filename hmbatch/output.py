@@ -153,3 +153,47 @@ def score_summary(out: dict, submission, truth) -> None:
     """Prints the MAP@12 of a submission file against true purchases."""
     console.print(f"{submission}: MAP@12 {out['map@12']:.5f} over the {out['buyers']:,} buyers of {truth} "
                   f"({out['buyers_with_a_list']:,} of them have a list)")
+
+
+def status(out: dict) -> None:
+    """Prints the workspace at a glance: database, model runs, submissions, the next step."""
+    db = out["database"]
+    console.print(f"workspace {out['workspace']}" + ("" if out["exists"] else " (does not exist yet)"),
+                  highlight=False)
+    if not db["exists"]:
+        console.print("database: none", highlight=False)
+    elif "error" in db:
+        console.print(f"database {db['path']}: {db['error']}", highlight=False)
+    else:
+        rows = ", ".join(f"{t} {n:,}" for t, n in db["tables"].items())
+        console.print(f"database {db['size_bytes'] / 2**20:,.1f} MiB, {db['first_date']} .. {db['last_date']}, "
+                      f"fingerprint {db['fingerprint']}, built {db['built']}\n  {rows}", highlight=False)
+    console.print(f"models: {len(out['models']) or 'none'}", highlight=False)
+    for m in out["models"]:
+        mark = "[bold]*[/bold]" if m["current"] else " "
+        if not m["complete"]:
+            console.print(f"{mark} {m['name']}: incomplete (no manifest)", highlight=False)
+            continue
+        o = m["options"]
+        match = {True: "trained on this database", False: "[red]stale[/red]: trained on another database",
+                 None: "no database to compare"}[m["matches_database"]]
+        console.print(f"{mark} {m['name']}: cut-off {m['cutoff']}, {m['holdout_days']} days held out, dim "
+                      f"{o.get('dim')}, {o.get('weeks')} weeks, {o.get('epochs')} epochs; {match}", highlight=False)
+        scores = ", ".join(f"{k.removeprefix('baseline: ')} {v:.4f}" for k, v in (m["evaluation"] or {}).items())
+        console.print(f"    MAP@12: {scores or 'not evaluated'}", highlight=False)
+    console.print(f"current: {out['current'] or 'none'}", highlight=False)
+    for s in out["submissions"]:
+        console.print(f"submission {s['name']}: {s['size_bytes'] / 2**20:,.1f} MiB, written {s['written']}",
+                      highlight=False)
+    if not out["submissions"]:
+        console.print("submissions: none", highlight=False)
+    if out["next"]:
+        console.print(f"next: {out['next']}", highlight=False)
+
+
+def report_written(out: dict) -> None:
+    """Prints where the report is and what it could not show."""
+    for note in out["notes"]:
+        console.print(f"[yellow]missing:[/yellow] {note}", highlight=False, soft_wrap=True)
+    console.print(f"report of model {out['model']} ({out['figures']} figures): {out['path']}", highlight=False,
+                  soft_wrap=True)

@@ -33,6 +33,23 @@ def format_lines(customer_ids: list[str], lists: np.ndarray, id_text: dict[int, 
                    for c, row in zip(customer_ids, lists.tolist()))
 
 
+def recommend_lists(r: Retriever, customer_idx: np.ndarray, strategy: str, k: int = 12) -> np.ndarray:
+    """The top-k article ids of a block of customers (-1 = unknown customer_idx gets cold start):
+    the one function behind `submit`, its Ray workers and the Python API, so all give one answer."""
+    return r.recommend(np.asarray(customer_idx, np.int64), strategy, k)[0]
+
+
+def block_lines(r: Retriever, customer_ids: list[str], customer_idx: np.ndarray, strategy: str,
+                id_text: dict[int, str]) -> str:
+    """The submission's CSV lines of one block of customers."""
+    return format_lines(customer_ids, recommend_lists(r, customer_idx, strategy), id_text)
+
+
+def article_text(r: Retriever) -> dict[int, str]:
+    """Each article id as the competition writes it: 10 digits with the leading zero."""
+    return {int(a): f"{int(a):010d}" for a in r.article_ids}
+
+
 def submit(ws: Workspace, out: Path | None = None, strategy: str = "blend", allow_stale: bool = False,
            progress=None) -> dict:
     """Writes the submission for every customer and returns its path and figures.
@@ -51,24 +68,46 @@ def submit(ws: Workspace, out: Path | None = None, strategy: str = "blend", allo
         ids, idx = submission_customers(r)
         out = out or ws.submissions_dir / f"submission-{r.run_dir.name}-{strategy}.csv"
         out.parent.mkdir(parents=True, exist_ok=True)
-        clean_dead_partials(out)
-        r.load_repurchase()
-        id_text = {int(a): f"{int(a):010d}" for a in r.article_ids}
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
         try:
-            with open(tmp, "w", newline="") as handle:
-                handle.write("customer_id,prediction\n")
-                for start in range(0, len(idx), CHUNK):
-                    lists = r.recommend(idx[start:start + CHUNK], strategy)[0]
-                    handle.write(format_lines(ids[start:start + CHUNK], lists, id_text))
-                    pause_point("submit:chunk")
-                    if progress:
-                        progress(min(start + CHUNK, len(idx)), len(idx))
-            os.replace(tmp, out)
+            r.load_repurchase()
+            id_text = article_text(r)
+            blocks = ((min(start + CHUNK, len(idx)),
+                       block_lines(r, ids[start:start + CHUNK], idx[start:start + CHUNK], strategy, id_text))
+                      for start in range(0, len(idx), CHUNK))
+            write_submission(out, blocks, len(idx), progress)
         finally:
-            remove_path(tmp)
             r.con.close()
+    return summary(out, idx, started, r.run_dir.name, strategy)
+
+
+def write_submission(out: Path, blocks, total: int, progress=None) -> None:
+    """Writes the header and each block's lines, in order, to `.NAME.<pid>.tmp` renamed to `out`
+    at the end: a failed or interrupted run leaves the previous file and no partial one.
+
+    Args:
+        out: the CSV path.
+        blocks: (customers done so far, CSV lines) per block, in the file's order.
+        total: the number of customers, for `progress`.
+        progress: optional callback(done, total).
+    """
+    clean_dead_partials(out)
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", newline="") as handle:
+            handle.write("customer_id,prediction\n")
+            for done, lines in blocks:
+                handle.write(lines)
+                pause_point("submit:chunk")
+                if progress:
+                    progress(done, total)
+        os.replace(tmp, out)
+    finally:
+        remove_path(tmp)
+
+
+def summary(out: Path, idx: np.ndarray, started: float, model: str, strategy: str) -> dict:
+    """The figures `submit` returns (and `output.submit_summary` prints)."""
     seconds = time.perf_counter() - started
     return {"path": str(out), "customers": len(idx), "unknown": int((idx < 0).sum()),
             "seconds": round(seconds, 2), "customers_per_s": round(len(idx) / max(seconds, 1e-9), 1),
-            "model": r.run_dir.name, "strategy": strategy}
+            "model": model, "strategy": strategy}

@@ -188,7 +188,37 @@ def previous_blend(ws: Workspace) -> dict | None:
     return manifest.get("blend")
 
 
-def train(ws: Workspace, config: TrainConfig, progress=None, log=print) -> Path:
+def embeddings_at(con, cutoff: dt.date, options: dict, progress=None) -> dict[str, np.ndarray]:
+    """Trains a two-tower with a run's options on the weeks up to `cutoff` only and returns its
+    embeddings as of the day after: what scores a past week without having seen it.
+
+    Returns:
+        {"customer_emb": (customers, dim) by customer_idx, "article_ids": sorted ids,
+         "article_emb": (articles, dim)}.
+    """
+    from hmbatch import model as model_mod
+    config = TrainConfig(**{**options, "holdout_days": 0})
+    examples = features.training_examples(con, cutoff, config.weeks)
+    if len(examples["article_id"]) == 0:
+        raise HmbatchError(f"no purchases in the {config.weeks} weeks up to {cutoff}: "
+                           "use fewer --ranker-weeks")
+    vocab = features.vocabularies(con, examples)
+    model, _ = fit(config, examples, vocab, progress)
+    asof = cutoff + dt.timedelta(days=1)
+    arts = features.article_features_at(con, asof)
+    custs = features.customer_features_at(con, asof)
+    return {"article_ids": arts["article_id"].astype(np.int64),
+            "article_emb": check_finite_array(model_mod.embed(model.candidate_model, arts), "article"),
+            "customer_emb": check_finite_array(model_mod.embed(model.query_model, custs), "customer")
+            / config.temperature}
+
+
+def check_finite_array(vectors: np.ndarray, what: str) -> np.ndarray:
+    from hmbatch.index import check_finite
+    return check_finite(vectors, what).astype(np.float32)
+
+
+def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_steps=()) -> Path:
     """Trains a model on the workspace's database and makes it current.
 
     Args:
@@ -196,6 +226,9 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print) -> Path:
         config: the run's options.
         progress: optional callback(epoch, step, steps, loss, examples_per_s) for a progress bar.
         log: where one-line notes go.
+        extra_steps: later stages trained in the same run (the ranker): each is called as
+            step(run_tmp_dir, con, cutoff, manifest) -> (manifest key, figures) before the run is
+            moved into place, so an interrupted or failed step leaves the current model as it was.
 
     Returns:
         The new run folder.
@@ -237,6 +270,9 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print) -> Path:
             }
             if config.holdout_days > 0:
                 manifest["retrieval"] = holdout_recall(tmp, con, cutoff, config.holdout_days)
+            for step in extra_steps:
+                key, figures = step(tmp, con, cutoff, manifest)
+                manifest[key] = figures
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
             run_dir = ws.models_dir / _run_name(config)
             os.replace(tmp, run_dir)

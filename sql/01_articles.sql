@@ -1,9 +1,8 @@
--- Step 1: articles.csv -> categories (feature, code, name) and articles (typed, small integer codes).
+-- Step 1: articles (view input_articles, sql/inputs/) -> categories (feature, code, name) and articles (typed, small integer codes).
 -- article_id is read as text and cast to INTEGER, so '0108775015' and '108775015' are the same id.
 -- Code 0 of every categorical feature means missing.
 CREATE TEMP TABLE raw_articles AS
-SELECT * FROM read_csv($articles_csv, header = true, all_varchar = true, delim = ',', quote = '"',
-                       escape = '"', strict_mode = false, max_line_size = 1048576);
+SELECT * FROM input_articles;
 
 CREATE TABLE categories AS
 WITH names AS (

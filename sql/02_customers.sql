@@ -1,8 +1,7 @@
--- Step 2: customers.csv -> customers (dense customer_idx, flags as 0/1, categorical codes, age).
+-- Step 2: customers (view input_customers) -> customers (dense customer_idx, flags as 0/1, categorical codes, age).
 -- FN and Active are '1.0' or empty; 'NONE' and 'None' are kept as the distinct values they are.
 CREATE TEMP TABLE raw_customers AS
-SELECT * FROM read_csv($customers_csv, header = true, all_varchar = true, delim = ',', quote = '"',
-                       escape = '"', strict_mode = false);
+SELECT * FROM input_customers;
 
 INSERT INTO categories
 SELECT feature, name, CAST(row_number() OVER (PARTITION BY feature ORDER BY name) AS SMALLINT)

@@ -1,13 +1,10 @@
--- Step 3: transactions_train.csv -> transactions (typed; customer_id replaced by customer_idx).
+-- Step 3: transactions_train (view input_transactions) -> transactions (typed; customer_id replaced by customer_idx).
 -- The file is read with its types declared (a bad value stops the build and is then located by
 -- line). Rows naming an article or a customer missing from the catalogue are counted in
 -- load_report and deleted.
 CREATE TABLE transactions AS
 SELECT s.t_dat, c.customer_idx, s.article_id, s.price, s.sales_channel_id AS channel
-FROM read_csv($transactions_csv, header = true, auto_detect = false, delim = ',', quote = '"',
-              escape = '"', strict_mode = false, columns = {'t_dat': 'DATE', 'customer_id': 'VARCHAR',
-                                       'article_id': 'INTEGER', 'price': 'DOUBLE',
-                                       'sales_channel_id': 'TINYINT'}) s
+FROM input_transactions s
 LEFT JOIN customers c ON c.customer_id = s.customer_id;
 
 CREATE TABLE load_report AS

@@ -5,7 +5,6 @@ SELECT
     CAST(row_number() OVER () - 1 AS INTEGER) AS position,
     s.customer_id,
     c.customer_idx
-FROM read_csv($sample_submission_csv, header = true, all_varchar = true, delim = ',', quote = '"',
-              escape = '"', strict_mode = false) s
+FROM input_sample_submission s
 LEFT JOIN customers c ON c.customer_id = s.customer_id
 ORDER BY position;

@@ -10,7 +10,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from hmbatch import synth, synth_write
+from hmbatch import synth
+from hmbatch.synth import write as synth_write
 from hmbatch.synth.eval import baseline_map12
 from hmbatch.synth.oracle import oracle_map12
 from hmbatch.synth.tables import load_tables
@@ -54,7 +55,10 @@ def tiny(tmp_path_factory) -> tuple[Path, dict]:
 def small(tmp_path_factory) -> tuple[Path, dict]:
     """The small (demo) world, generated once for the realism tests."""
     out = tmp_path_factory.mktemp("small") / "data"
-    return out, synth.generate(out, "small", seed=0)
+    found = {}
+    summary = synth.generate(out, "small", seed=0,
+                             inspect=lambda world: found.update(oracle=oracle_map12(world)))
+    return out, {**summary, **found}
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +212,15 @@ def test_small_baselines_order(small):
     assert 0.01 <= scores["bestsellers"] <= 0.035
     assert scores["bestsellers"] < scores["repurchase"] < 1.5 * scores["bestsellers"]
     assert scores["taste"] > scores["bestsellers"]
+
+
+def test_small_oracle_well_above_bestsellers(small):
+    """Known answer: the world's own taste model beats last week's best sellers by >= 1.5x on
+    the held-out week (3.3x for seed 0), the room a personal model has to learn."""
+    out, summary = small
+    scores = baseline_map12(out)
+    assert summary["oracle"] >= 1.5 * scores["bestsellers"]
+    assert 0.015 <= scores["bestsellers"] <= 0.03
 
 
 def test_small_taste_leaves_room_above_baselines():

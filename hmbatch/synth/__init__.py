@@ -62,7 +62,8 @@ def _quiet(_: str) -> None:
 
 
 def generate(out_dir: Path, scale: str | Scale = "small", seed: int = 0,
-             progress: Callable[[str], None] | None = None) -> dict:
+             progress: Callable[[str], None] | None = None,
+             inspect: Callable[[World], None] | None = None) -> dict:
     """Generate the five competition-shaped CSV files into ``out_dir``.
 
     The files are written into a temporary folder next to ``out_dir`` and moved into place at
@@ -73,6 +74,8 @@ def generate(out_dir: Path, scale: str | Scale = "small", seed: int = 0,
       scale: a name from SCALES (tiny, small, medium, full) or a Scale.
       seed: random seed; the same seed gives byte-identical files.
       progress: optional callback receiving short status messages.
+      inspect: optional callback given the simulated world before it is written (the oracle
+        benchmark scores the hidden tastes there without simulating twice).
 
     Returns:
       Summary: articles, customers, transactions, heldout_transactions, first_date, last_date,
@@ -91,7 +94,7 @@ def generate(out_dir: Path, scale: str | Scale = "small", seed: int = 0,
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        summary = _generate_into(tmp, spec, seed, say)
+        summary = _generate_into(tmp, spec, seed, say, inspect)
         _replace_dir(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -101,12 +104,15 @@ def generate(out_dir: Path, scale: str | Scale = "small", seed: int = 0,
     return summary
 
 
-def _generate_into(folder: Path, spec: Scale, seed: int, say: Callable[[str], None]) -> dict:
+def _generate_into(folder: Path, spec: Scale, seed: int, say: Callable[[str], None],
+                   inspect: Callable[[World], None] | None = None) -> dict:
     """Simulate and write every file into ``folder``; return the summary."""
     tables, con = load_tables(), connect()
     salt = f"hmbatch-synth:{seed}"
     world = simulate(np.random.default_rng(seed), tables, spec.customers, spec.articles,
                      spec.rows, spec.days, lambda n: customer_rank(con, n, salt), say)
+    if inspect is not None:
+        inspect(world)
     cal, rows = world.calendar, world.rows
     train = rows["day"] < cal.train_days
     first = cal.first_date.isoformat()

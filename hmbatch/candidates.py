@@ -1,0 +1,212 @@
+"""Candidate sources and their collector: the first of the two stages.
+
+Every source proposes articles for a customer in one shape, (customer_idx, article_id, source,
+score, rank), from rows dated on or before a cut-off only: the same SQL serves a past training week
+and today's batch with another date. The sources (sql/candidates/10_sources.sql, plus FAISS):
+
+- repurchase: the customer's own articles of the window, by recency-weighted count;
+- same_product: other colours (articles sharing `product_code`) of the customer's products;
+- bought_together: articles bought by the same customers as the customer's recent articles;
+- popular, popular_band, rising: last week's best sellers overall and in the customer's age band,
+  and the articles growing fastest week over week;
+- two_tower: the TFRS two-tower's nearest articles among those sold recently (FAISS).
+
+The collector (sql/candidates/20_collect.sql) keeps one row per (customer, article) with every
+source's score and rank, capped at `n_candidates` per customer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+import numpy as np
+
+from hmbatch.index import FaissIndex
+from hmbatch.sqlfiles import execute_file
+
+SOURCES = ("repurchase", "same_product", "bought_together", "popular", "popular_band", "rising",
+           "two_tower")
+# the context tables of sql/candidates/00_context.sql, saved with a run for serving
+CONTEXT_TABLES = ("hist", "art_ctx", "band_pop", "pop_list", "cobuy", "cust_ctx", "cust_all",
+                  "cust_pt", "cust_ig", "cust_dep", "cust_col", "cust_prod")
+
+
+@dataclass(frozen=True)
+class CandidateConfig:
+    """How many candidates each source gives, and the windows they read.
+
+    Attributes:
+        n_candidates: the cap per customer after the union (`--candidates`).
+        history_days: the window of purchases every source and feature reads.
+        rep_k, sp_k, bt_k, pop_k, rising_k, tt_k: each source's quota per customer.
+        cobuy_days: the window of the bought-together pairs.
+        cobuy_k: partners kept per article in the bought-together table.
+    """
+
+    n_candidates: int = 80
+    history_days: int = 84
+    rep_k: int = 30
+    sp_k: int = 20
+    bt_k: int = 30
+    pop_k: int = 30
+    rising_k: int = 12
+    tt_k: int = 30
+    cobuy_days: int = 28
+    cobuy_k: int = 20
+
+    def params(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+def prepare(con: duckdb.DuckDBPyConnection, cutoff: dt.date, config: CandidateConfig) -> None:
+    """Builds the cut-off's context tables (temp tables of the connection) from rows <= cutoff."""
+    execute_file(con, "candidates/00_context.sql", {**config.params(), "cutoff": str(cutoff)})
+
+
+def save_context(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    """Writes the context tables as Parquet files, so that serving opens them instantly."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for table in CONTEXT_TABLES:
+        con.execute(f"COPY {table} TO '{_quoted(folder / (table + '.parquet'))}' (FORMAT parquet)")
+
+
+def attach_context(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    """Makes the saved context tables readable under their names (views over the Parquet files)."""
+    for table in CONTEXT_TABLES:
+        with contextlib.suppress(duckdb.CatalogException):  # a table of an earlier `prepare`
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT * FROM "
+                    f"read_parquet('{_quoted(folder / (table + '.parquet'))}')")
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def set_wanted(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray) -> None:
+    """Temp table wanted(customer_idx, band) of known customers; band = age band (-1: no age)."""
+    idx = np.asarray(customer_idx, np.int32)
+    con.register("wanted_ids", {"customer_idx": idx})
+    con.execute("""CREATE OR REPLACE TEMP TABLE wanted AS
+        SELECT w.customer_idx,
+               coalesce(CAST(least(greatest((c.age - 15) // 10, 0), 4) AS INTEGER), -1) AS band
+        FROM wanted_ids w JOIN customers c USING (customer_idx)""")
+    con.unregister("wanted_ids")
+
+
+class TwoTowerSource:
+    """The two-tower as a source and a feature: FAISS over the recently sold articles.
+
+    Args:
+        query: customer_idx -> (vectors, known), the customer tower's embeddings.
+        article_ids: sorted ids of every article.
+        article_emb: the article tower's embedding of each of `article_ids`.
+        index: FAISS index of the recent articles, vectors [embedding, ln(1 + sales last 7 days)].
+        beta: the weight of the popularity coordinate in the search.
+    """
+
+    def __init__(self, query: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+                 article_ids: np.ndarray, article_emb: np.ndarray, index: FaissIndex, beta: float = 1.0):
+        self.query, self.article_ids, self.article_emb = query, article_ids, article_emb
+        self.index, self.beta = index, beta
+
+    @classmethod
+    def at_cutoff(cls, con: duckdb.DuckDBPyConnection, customer_emb: np.ndarray, article_ids: np.ndarray,
+                  article_emb: np.ndarray, beta: float = 1.0) -> "TwoTowerSource":
+        """A source from saved embeddings, searching the articles sold in the 28 days up to the
+        cut-off of the current context (art_ctx), weighted by their sales of its last 7 days."""
+        rows = con.execute("SELECT article_id, sales_7d, sales_28d FROM art_ctx ORDER BY article_id").fetchnumpy()
+        pos = np.searchsorted(article_ids, rows["article_id"])
+        log_pop = np.log1p(np.asarray(rows["sales_7d"], np.float32))
+        recent = np.asarray(rows["sales_28d"]) > 0
+        vectors = np.hstack([article_emb[pos], log_pop[:, None]]).astype(np.float32)
+        index = FaissIndex().build(vectors[recent], np.asarray(rows["article_id"])[recent])
+
+        def query(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            known = (idx >= 0) & (idx < len(customer_emb))
+            out = np.zeros((len(idx), customer_emb.shape[1]), np.float32)
+            out[known] = customer_emb[idx[known]]
+            return out, known
+
+        return cls(query, article_ids, article_emb, index, beta)
+
+    def hits(self, customer_idx: np.ndarray, k: int) -> dict[str, np.ndarray]:
+        """The k nearest recent articles of each known customer, as src rows."""
+        idx = np.asarray(customer_idx, np.int64)
+        vectors, known = self.query(idx)
+        idx, vectors = idx[known], vectors[known]
+        k = min(k, self.index.index.ntotal)
+        if len(idx) == 0 or k == 0:
+            return _no_hits()
+        queries = np.hstack([vectors, np.full((len(idx), 1), self.beta, np.float32)])
+        scores, ids = self.index.search(queries, k)
+        valid = ids >= 0
+        return {"customer_idx": np.repeat(idx, k).reshape(-1, k)[valid].astype(np.int32),
+                "article_id": ids[valid].astype(np.int32),
+                "score": scores[valid].astype(np.float64),
+                "rank": np.broadcast_to(np.arange(1, k + 1, dtype=np.int32), ids.shape)[valid]}
+
+    def dot(self, customer_idx: np.ndarray, article_id: np.ndarray) -> np.ndarray:
+        """The towers' dot product of each (customer, article) pair (NaN: customer unknown)."""
+        uniq, inverse = np.unique(np.asarray(customer_idx, np.int64), return_inverse=True)
+        vectors, known = self.query(uniq)
+        pos = np.clip(np.searchsorted(self.article_ids, article_id), 0, len(self.article_ids) - 1)
+        out = np.einsum("nd,nd->n", vectors[inverse], self.article_emb[pos]).astype(np.float32)
+        return np.where(known[inverse], out, np.nan)
+
+
+def _no_hits() -> dict[str, np.ndarray]:
+    return {"customer_idx": np.zeros(0, np.int32), "article_id": np.zeros(0, np.int32),
+            "score": np.zeros(0, np.float64), "rank": np.zeros(0, np.int32)}
+
+
+def generate(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray, config: CandidateConfig,
+             two_tower: TwoTowerSource | None = None) -> None:
+    """Every source's candidates for the customers, collected into temp table cand.
+
+    The context of the cut-off (`prepare` or `attach_context`) must be in place.
+    """
+    set_wanted(con, customer_idx)
+    hits = two_tower.hits(customer_idx, config.tt_k) if two_tower else _no_hits()
+    con.register("tt_hits_view", hits)
+    con.execute("CREATE OR REPLACE TEMP TABLE tt_hits AS SELECT * FROM tt_hits_view")
+    con.unregister("tt_hits_view")
+    execute_file(con, "candidates/10_sources.sql", config.params())
+    execute_file(con, "candidates/20_collect.sql", config.params())
+
+
+def source_recall(con: duckdb.DuckDBPyConnection, truth_pairs: dict[str, np.ndarray],
+                  ns: tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)) -> dict:
+    """recall@N of each source (its top-N by its own rank) and of the collected union (top-N by
+    the collector's order) against true (customer_idx, article_id) pairs of the customers in
+    wanted: the share of true purchases the ranker can reach at all.
+
+    Returns:
+        {"n": [...], "sources": {source: [recall at each n], ..., "union": [...]}, "purchases": int}
+    """
+    con.register("truth_view", {k: np.asarray(v, np.int32) for k, v in truth_pairs.items()})
+    con.execute("CREATE OR REPLACE TEMP TABLE truth AS SELECT DISTINCT * FROM truth_view "
+                "SEMI JOIN wanted USING (customer_idx)")
+    con.unregister("truth_view")
+    total = con.execute("SELECT count(*) FROM truth").fetchone()[0]
+    out = {"n": list(ns), "sources": {}, "purchases": int(total)}
+    for source in SOURCES:
+        out["sources"][source] = _recall_curve(con, "SELECT customer_idx, article_id, rank FROM src "
+                                               f"WHERE source = '{source}'", ns, total)
+    out["sources"]["union"] = _recall_curve(con, "SELECT customer_idx, article_id, cand_rank AS rank "
+                                            "FROM cand", ns, total)
+    return out
+
+
+def _recall_curve(con, rows_sql: str, ns: tuple[int, ...], total: int) -> list[float]:
+    ranks = con.execute(f"SELECT min(s.rank) AS rank FROM ({rows_sql}) s JOIN truth t "
+                        "USING (customer_idx, article_id) GROUP BY s.customer_idx, s.article_id"
+                        ).fetchnumpy()["rank"]
+    ranks = np.asarray(ranks)
+    return [float((ranks <= n).sum() / max(total, 1)) for n in ns]

@@ -1,0 +1,345 @@
+"""The second stage: a LightGBM LambdaRank ranker over point-in-time features of the candidates.
+
+Training (`hmbatch train --ranker lightgbm`, after the two-tower): for each of the `weeks` label
+weeks before the cut-off, the candidates and features of that week's buyers are built from rows
+dated before the week only (sql/candidates/, sql/ranking/features.sql), labelled with what each
+buyer bought in it; customer-weeks with no bought candidate are dropped. The latest week stops the
+boosting early, then the ranker is fitted again on every week with that many rounds.
+
+No leakage, by construction: every SQL step reads rows up to its cut-off, and the two-tower that
+scores the training weeks' candidates is trained up to the earliest label week (it never saw a
+label); serving uses the run's own two-tower, trained up to the serving cut-off.
+
+Serving: the run folder holds the ranker (`ranker/model.txt`), its manifest (`ranker/ranker.json`:
+features, importance, figures) and the serving cut-off's context as Parquet (`ranker/context/`),
+so that `query` answers one customer without rebuilding it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from hmbatch import candidates
+from hmbatch.candidates import CandidateConfig, TwoTowerSource
+from hmbatch.errors import HmbatchError
+from hmbatch.retrieve import Retriever, age_group, top_distinct
+from hmbatch.sqlfiles import execute_file
+from hmbatch.workspace import pause_point
+
+FEATURE_SQL = "ranking/features.sql"
+ID_COLUMNS = ("customer_idx", "article_id")
+TT_FEATURES = ("tt_score", "tt_rank", "tt_dot")
+CHUNK = 20000
+
+
+@dataclass(frozen=True)
+class RankerConfig:
+    """Options of the ranker; written into the run's manifest.
+
+    Attributes:
+        weeks: label weeks before the cut-off to train on (the latest one also stops the boosting).
+        n_candidates: candidates per customer (`--candidates`).
+        rounds: the most boosting rounds.
+        learning_rate, num_leaves, min_data_in_leaf: LightGBM's.
+        early_stopping: rounds without a better MAP@12 on the latest week before stopping.
+        max_groups_per_week: buyers sampled per label week (bounds time and memory at full scale).
+        negatives_per_group: candidates not bought kept per customer-week (sampled) for the fit.
+        two_tower: use the two-tower as a source and a feature.
+        seed: random seed of the sampling and of LightGBM.
+    """
+
+    weeks: int = 4
+    n_candidates: int = 80
+    rounds: int = 200
+    learning_rate: float = 0.1
+    num_leaves: int = 31
+    min_data_in_leaf: int = 100
+    early_stopping: int = 20
+    max_groups_per_week: int = 40000
+    negatives_per_group: int = 40
+    two_tower: bool = True
+    seed: int = 0
+
+    def candidates(self) -> CandidateConfig:
+        return CandidateConfig(n_candidates=self.n_candidates)
+
+
+def _fetch(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
+    """The last result as arrays: NULLs become NaN (features) so LightGBM sees them as missing."""
+    out = {}
+    for name, values in con.fetchnumpy().items():
+        if np.ma.isMaskedArray(values):
+            values = np.ma.filled(values.astype(np.float64), np.nan)
+        out[name] = np.asarray(values)
+    return out
+
+
+def features_of(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray, config: CandidateConfig,
+                two_tower: TwoTowerSource | None) -> dict[str, np.ndarray]:
+    """Candidates and their features for known customers, at the context's cut-off.
+
+    Returns:
+        Columns, one row per candidate, ordered by customer_idx then the collector's rank.
+    """
+    candidates.generate(con, customer_idx, config, two_tower)
+    cols = _fetch(execute_file(con, FEATURE_SQL, {}))
+    n = len(cols["customer_idx"])
+    cols["tt_dot"] = (two_tower.dot(cols["customer_idx"], cols["article_id"]) if two_tower and n
+                      else np.full(n, np.nan, np.float32))
+    return cols
+
+
+def feature_names(cols: dict[str, np.ndarray], two_tower: bool) -> list[str]:
+    """The model's inputs: every column but the ids, without the two-tower's when it is off."""
+    return [c for c in cols if c not in ID_COLUMNS and (two_tower or c not in TT_FEATURES)]
+
+
+def matrix(cols: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
+    return np.column_stack([np.asarray(cols[c], np.float32) for c in names])
+
+
+def purchases_between(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[str, np.ndarray]:
+    """Distinct (customer_idx, article_id) bought with start < t_dat <= end."""
+    return _fetch(con.execute("SELECT DISTINCT customer_idx, article_id FROM transactions "
+                              "WHERE t_dat > ? AND t_dat <= ? ORDER BY ALL", [start, end]))
+
+
+def pair_keys(customer_idx: np.ndarray, article_id: np.ndarray) -> np.ndarray:
+    return np.asarray(customer_idx, np.int64) * (1 << 32) + np.asarray(article_id, np.int64)
+
+
+def week_data(con: duckdb.DuckDBPyConnection, cutoff: dt.date, config: RankerConfig,
+              past: dict | None, sample: bool = True) -> dict:
+    """Candidates, features and labels of the buyers of the week after `cutoff`.
+
+    Args:
+        past: the two-tower that never saw this week (customer_emb, article_ids, article_emb).
+        sample: keep at most `max_groups_per_week` buyers.
+
+    Returns:
+        {"cols", "label", "truth", "buyers", "recall"}: the feature columns of the buyers' candidates,
+        1 where bought, the true pairs, the buyers scored and the sources' recall.
+    """
+    truth = purchases_between(con, cutoff, cutoff + dt.timedelta(days=7))
+    buyers = np.unique(truth["customer_idx"]).astype(np.int64)
+    if sample and len(buyers) > config.max_groups_per_week:
+        rng = np.random.default_rng([config.seed, cutoff.toordinal()])
+        buyers = np.sort(rng.choice(buyers, config.max_groups_per_week, replace=False))
+    cand_config = config.candidates()
+    candidates.prepare(con, cutoff, cand_config)
+    tt = (TwoTowerSource.at_cutoff(con, past["customer_emb"], past["article_ids"], past["article_emb"])
+          if past is not None and config.two_tower else None)
+    parts, recall = [], None
+    for start in range(0, len(buyers), CHUNK):
+        parts.append(features_of(con, buyers[start:start + CHUNK], cand_config, tt))
+        if start == 0:
+            recall = candidates.source_recall(con, truth)
+    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+    label = np.isin(pair_keys(cols["customer_idx"], cols["article_id"]),
+                    pair_keys(truth["customer_idx"], truth["article_id"])).astype(np.int8) if parts else None
+    return {"cols": cols, "label": label, "truth": truth, "buyers": buyers, "recall": recall}
+
+
+def groups_with_a_purchase(cols: dict[str, np.ndarray], label: np.ndarray, negatives: int,
+                           seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows to keep, group sizes): the customer-weeks with at least one bought candidate, each
+    with all its bought candidates and at most `negatives` others (a fixed random sample)."""
+    cust = cols["customer_idx"]
+    if len(cust) == 0:
+        return np.zeros(0, bool), np.zeros(0, np.int64)
+    _, start, sizes = np.unique(cust, return_index=True, return_counts=True)
+    hits = np.add.reduceat(label.astype(np.int64), start)
+    group_of_row = np.repeat(np.arange(len(sizes)), sizes)
+    # negatives ranked by a random key within their group: keep the first `negatives`
+    key = np.random.default_rng(seed).random(len(cust)) + (label > 0)
+    order = np.lexsort((-key, group_of_row))
+    slot = np.empty(len(cust), np.int64)
+    slot[order] = np.arange(len(cust)) - np.repeat(start, sizes)
+    keep = (hits[group_of_row] > 0) & ((label > 0) | (slot < negatives + hits[group_of_row]))
+    return keep, np.bincount(group_of_row[keep], minlength=len(sizes))[hits > 0]
+
+
+def lgb_params(config: RankerConfig) -> dict:
+    return {"objective": "lambdarank", "metric": "map", "eval_at": [12], "learning_rate": config.learning_rate,
+            "num_leaves": config.num_leaves, "min_data_in_leaf": config.min_data_in_leaf,
+            "feature_fraction": 0.8, "bagging_fraction": 0.8, "bagging_freq": 1,
+            "lambdarank_truncation_level": 20, "max_bin": 63, "seed": config.seed, "deterministic": True,
+            "force_row_wise": True, "num_threads": 0, "verbose": -1}
+
+
+def fit(weeks: list[dict], names: list[str], config: RankerConfig, log=print):
+    """Fits the ranker: early stopping on the latest week, then every week with the best rounds.
+
+    Args:
+        weeks: `week_data` results, the latest first.
+
+    Returns:
+        (booster, figures).
+    """
+    import lightgbm as lgb
+    sets = []
+    for i, week in enumerate(weeks):
+        keep, sizes = groups_with_a_purchase(week["cols"], week["label"], config.negatives_per_group,
+                                             config.seed + i)
+        sets.append((matrix(week["cols"], names)[keep], week["label"][keep], sizes))
+    if not sets or sum(len(s[2]) for s in sets[1:]) == 0 or len(sets[0][2]) == 0:
+        raise HmbatchError("too few buyers with a purchase among their candidates to train the ranker: "
+                           "use more --ranker-weeks, or --ranker none")
+    params = lgb_params(config)
+
+    def dataset(parts):
+        return lgb.Dataset(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                           group=np.concatenate([p[2] for p in parts]), feature_name=names,
+                           free_raw_data=True)
+
+    started = time.perf_counter()
+    train_set, valid_set = dataset(sets[1:]), dataset(sets[:1])
+    history: dict = {}
+    booster = lgb.train(params, train_set, config.rounds, valid_sets=[valid_set], valid_names=["latest"],
+                        callbacks=[lgb.early_stopping(config.early_stopping, verbose=False),
+                                   lgb.record_evaluation(history)])
+    best = max(booster.best_iteration, 1)
+    valid_map = history["latest"]["map@12"][best - 1]
+    log(f"ranker: best round {best} (MAP@12 {valid_map:.4f} on the latest week's buyers with a "
+        f"candidate bought); fitting again on all {len(sets)} weeks")
+    pause_point("train:ranker-fit")
+    booster = lgb.train(params, dataset(sets), best)
+    figures = {"best_round": best, "valid_map@12_groups_with_purchase": valid_map,
+               "rows": int(sum(len(s[1]) for s in sets)), "groups": int(sum(len(s[2]) for s in sets)),
+               "fit_seconds": round(time.perf_counter() - started, 2)}
+    return booster, figures
+
+
+def importance(booster, names: list[str]) -> dict[str, float]:
+    gains = booster.feature_importance(importance_type="gain")
+    total = max(float(gains.sum()), 1e-12)
+    return dict(sorted(((n, round(float(g) / total, 5)) for n, g in zip(names, gains)),
+                       key=lambda kv: -kv[1]))
+
+
+def train_ranker(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date, manifest: dict,
+                 config: RankerConfig, log=print) -> dict:
+    """Trains the ranker for a run being written in `tmp_dir` (its two-tower already exported).
+
+    Returns:
+        The ranker's manifest (also written to tmp_dir/ranker/ranker.json).
+    """
+    started = time.perf_counter()
+    past = None
+    first_label_cutoff = cutoff - dt.timedelta(days=7 * config.weeks)
+    if config.two_tower:
+        from hmbatch import train as train_mod
+        log(f"ranker: a two-tower up to {first_label_cutoff}, before the first label week, scores the "
+            "training weeks")
+        past = train_mod.embeddings_at(con, first_label_cutoff, manifest["config"])
+    weeks = []
+    for k in range(1, config.weeks + 1):
+        week_cutoff = cutoff - dt.timedelta(days=7 * k)
+        t0 = time.perf_counter()
+        weeks.append(week_data(con, week_cutoff, config, past))
+        w = weeks[-1]
+        log(f"ranker: label week after {week_cutoff}: {len(w['buyers']):,} buyers, "
+            f"{len(w['label']) if w['label'] is not None else 0:,} candidates, "
+            f"{int(w['label'].sum()) if w['label'] is not None else 0:,} bought "
+            f"({time.perf_counter() - t0:.1f} s)")
+    feature_s = time.perf_counter() - started
+    names = feature_names(weeks[0]["cols"], config.two_tower)
+    booster, figures = fit(weeks, names, config, log)
+    folder = tmp_dir / "ranker"
+    folder.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(folder / "model.txt"))
+    candidates.prepare(con, cutoff, config.candidates())
+    candidates.save_context(con, folder / "context")
+    info = {"config": dataclasses.asdict(config), "candidates": config.candidates().params(),
+            "features": names, "feature_importance": importance(booster, names),
+            "label_weeks": [str(cutoff - dt.timedelta(days=7 * k)) for k in range(1, config.weeks + 1)],
+            "two_tower_cutoff": str(first_label_cutoff) if past is not None else None,
+            "training_recall": weeks[0]["recall"],
+            "figures": {**figures, "feature_seconds": round(feature_s, 2),
+                        "seconds": round(time.perf_counter() - started, 2)}}
+    (folder / "ranker.json").write_text(json.dumps(info, indent=2))
+    return info
+
+
+class Ranker:
+    """A run's ranker opened for serving beside its Retriever (same connection)."""
+
+    def __init__(self, r: Retriever):
+        import lightgbm as lgb
+        folder = r.run_dir / "ranker"
+        self.r = r
+        self.info = json.loads((folder / "ranker.json").read_text())
+        self.booster = lgb.Booster(model_file=str(folder / "model.txt"))
+        self.names = self.info["features"]
+        self.config = CandidateConfig(**self.info["candidates"])
+        candidates.attach_context(r.con, folder / "context")
+        self.two_tower = (TwoTowerSource(r.embeddings, r.article_ids, r.vectors[:, :r.dim], r.recent,
+                                         r.weights.get("beta", 1.0))
+                          if self.info["config"]["two_tower"] else None)
+
+    @staticmethod
+    def exists(run_dir: Path) -> bool:
+        return (run_dir / "ranker" / "model.txt").exists()
+
+    def score(self, customer_idx: np.ndarray) -> dict[str, np.ndarray]:
+        """The candidates of known customers with their features and the ranker's score."""
+        cols = features_of(self.r.con, customer_idx, self.config, self.two_tower)
+        cols["ranker_score"] = (self.booster.predict(matrix(cols, self.names), num_threads=0)
+                                if len(cols["customer_idx"]) else np.zeros(0))
+        return cols
+
+    def recommend(self, customer_idx: np.ndarray, k: int = 12) -> tuple[np.ndarray, dict]:
+        """Top-k per customer (input order; -1: unknown customer, age-band popular list).
+
+        Returns:
+            (ids of shape (n, k), the scored candidate columns of the known customers).
+        """
+        idx = np.asarray(customer_idx, np.int64)
+        uniq = np.unique(idx[idx >= 0])
+        cols = self.score(uniq) if len(uniq) else {"customer_idx": np.zeros(0, np.int64),
+                                                   "article_id": np.zeros(0, np.int64),
+                                                   "ranker_score": np.zeros(0)}
+        ranked = top_per_customer(cols, uniq, k)
+        pop = self.r.pop_lists[age_group(self.r.ages(uniq)) + 1]
+        both = np.concatenate([ranked, pop], axis=1)
+        order = np.where(both >= 0, -np.arange(both.shape[1], dtype=np.float64), -np.inf)
+        lists = top_distinct(both, order, k)[0]
+        out = np.empty((len(idx), k), np.int64)
+        known = idx >= 0
+        out[known] = lists[np.searchsorted(uniq, idx[known])]
+        if (~known).any():
+            out[~known] = self.r.recommend(idx[~known], "popular", k)[0]
+        return out, cols
+
+
+def top_per_customer(cols: dict[str, np.ndarray], customers: np.ndarray, k: int) -> np.ndarray:
+    """The k best-scored candidates of each of `customers` (sorted), -1 where fewer."""
+    out = np.full((len(customers), k), -1, np.int64)
+    cust, art, score = (np.asarray(cols[c]) for c in ("customer_idx", "article_id", "ranker_score"))
+    if len(cust) == 0:
+        return out
+    order = np.lexsort((art, -score, cust))
+    cust, art = cust[order], art[order]
+    start = np.searchsorted(cust, cust, side="left")
+    slot = np.arange(len(cust)) - start
+    take = slot < k
+    out[np.searchsorted(customers, cust[take]), slot[take]] = art[take]
+    return out
+
+
+def for_retriever(r: Retriever) -> Ranker:
+    """The ranker of r's run, opened once per Retriever."""
+    if getattr(r, "_ranker", None) is None:
+        if not Ranker.exists(r.run_dir):
+            raise HmbatchError(f"model {r.run_dir.name} has no ranker: train with `hmbatch train "
+                               "--ranker lightgbm`, or choose another --strategy")
+        r._ranker = Ranker(r)
+    return r._ranker

@@ -1,0 +1,48 @@
+-- Candidates, step 1: every source's proposals for the customers of temp table
+-- wanted(customer_idx, band), all in one shape src(customer_idx, article_id, source, score, rank),
+-- from the context of 00_context.sql (rows up to the cut-off only). The two-tower's proposals
+-- come from FAISS as temp table tt_hits(customer_idx, article_id, score, rank).
+CREATE OR REPLACE TEMP TABLE src AS
+WITH rep AS (
+    SELECT h.customer_idx, h.article_id, sum(exp(-h.age_days / 14.0)) AS score,
+           min(h.age_days) AS last_age
+    FROM hist h SEMI JOIN wanted w ON w.customer_idx = h.customer_idx
+    GROUP BY h.customer_idx, h.article_id
+), same_product AS (
+    SELECT p.customer_idx, a.article_id,
+           max(exp(-p.age_days / 14.0) * p.n * ln(2 + a.sales_7d)) AS score
+    FROM cust_prod p SEMI JOIN wanted w ON w.customer_idx = p.customer_idx
+    JOIN art_ctx a ON a.product_code = p.product_code
+    WHERE a.sales_28d > 0
+    GROUP BY p.customer_idx, a.article_id
+), mine AS (
+    SELECT h.customer_idx, h.article_id, min(h.age_days) AS age_days
+    FROM hist h SEMI JOIN wanted w ON w.customer_idx = h.customer_idx
+    WHERE h.age_days < $cobuy_days GROUP BY h.customer_idx, h.article_id
+), together AS (
+    SELECT m.customer_idx, c.dst AS article_id, sum(c.conf * exp(-m.age_days / 14.0)) AS score
+    FROM mine m JOIN cobuy c ON c.src = m.article_id
+    GROUP BY m.customer_idx, c.dst
+)
+SELECT customer_idx, article_id, 'repurchase' AS source, score,
+       CAST(row_number() OVER (PARTITION BY customer_idx ORDER BY score DESC, last_age, article_id) AS INTEGER) AS rank
+FROM rep QUALIFY rank <= $rep_k
+UNION ALL
+SELECT customer_idx, article_id, 'same_product', score,
+       CAST(row_number() OVER (PARTITION BY customer_idx ORDER BY score DESC, article_id) AS INTEGER) AS rank
+FROM same_product QUALIFY rank <= $sp_k
+UNION ALL
+SELECT customer_idx, article_id, 'bought_together', score,
+       CAST(row_number() OVER (PARTITION BY customer_idx ORDER BY score DESC, article_id) AS INTEGER) AS rank
+FROM together QUALIFY rank <= $bt_k
+UNION ALL
+SELECT w.customer_idx, p.article_id, 'popular', p.score, p.rank
+FROM wanted w CROSS JOIN (SELECT * FROM pop_list WHERE list = 'popular') p
+UNION ALL
+SELECT w.customer_idx, p.article_id, 'popular_band', p.score, p.rank
+FROM wanted w JOIN pop_list p ON p.list = 'popular_band' AND p.band = w.band
+UNION ALL
+SELECT w.customer_idx, p.article_id, 'rising', p.score, p.rank
+FROM wanted w CROSS JOIN (SELECT * FROM pop_list WHERE list = 'rising') p
+UNION ALL
+SELECT customer_idx, article_id, 'two_tower', score, rank FROM tt_hits;
