@@ -12,7 +12,6 @@ whose embedding was saved at training time.
 
 from __future__ import annotations
 
-import inspect
 import os
 from pathlib import Path
 
@@ -24,9 +23,9 @@ from hmbatch.retrieve import Retriever, check_strategy
 from hmbatch.workspace import Workspace
 
 
-def default_strategy() -> str:
-    """The strategy `submit` uses when none is given (read from its signature, so they agree)."""
-    return inspect.signature(submit_mod.submit).parameters["strategy"].default
+def default_strategy(r: Retriever) -> str:
+    """The strategy `submit` uses when none is given: the ranker when the run has one."""
+    return submit_mod.default_strategy(r.run_dir)
 
 
 class OpenWorkspace:
@@ -50,12 +49,12 @@ class OpenWorkspace:
         Args:
             customer_ids: customer ids as in customers.csv; an unknown id gets the cold-start list.
             k: articles per customer (1-100).
-            strategy: blend, two-tower, repurchase or popular (default: `submit`'s default).
+            strategy: one of retrieve.STRATEGIES (default: `submit`'s, the ranker when the run has one).
 
         Returns:
             {customer_id: [10-digit article id, ...]} in the order of `customer_ids`.
         """
-        strategy = check_strategy(strategy or default_strategy())
+        strategy = submit_mod.resolve_strategy(self._retriever, strategy)
         if not 1 <= k <= 100:
             raise HmbatchError(f"k must be between 1 and 100, not {k}")
         ids = [str(c) for c in customer_ids]

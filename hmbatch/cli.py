@@ -84,24 +84,41 @@ def train(holdout_days: int = typer.Option(7, min=0, help="Days at the end kept 
           temperature: float = typer.Option(1.0, min=1e-3, help="Softmax temperature of the retrieval loss."),
           customer_id: bool = typer.Option(True, help="Give each customer an id embedding."),
           seed: int = typer.Option(0, help="Random seed."),
+          ranker: str = typer.Option("lightgbm", help="lightgbm (the second stage) | none."),
+          candidates: Optional[int] = typer.Option(None, "--candidates", min=12, max=300,
+                                                   help="Candidates per customer for the ranker "
+                                                   "(default 80, or the current model's with --holdout-days 0)."),
+          ranker_weeks: Optional[int] = typer.Option(None, "--ranker-weeks", min=2, max=12,
+                                                     help="Label weeks the ranker trains on (default 4)."),
+          ranker_two_tower: Optional[bool] = typer.Option(None, "--ranker-two-tower/--no-ranker-two-tower",
+                                                          help="Two-tower candidates and features in the ranker."),
           workspace: Optional[Path] = WorkspaceOpt) -> None:
-    """Train the two-tower model and export its FAISS index and embeddings."""
+    """Train the two-tower model, then the ranker; export the FAISS index, embeddings and ranker."""
     import json
-    from hmbatch import output, train as train_mod
+    from hmbatch import output, ranker as ranker_mod, train as train_mod
     config = train_mod.TrainConfig(holdout_days=holdout_days, weeks=weeks, epochs=epochs, dim=dim,
                                    batch_size=batch_size, learning_rate=learning_rate,
                                    temperature=temperature, use_customer_id=customer_id, seed=seed)
+    ws = Workspace.resolve(workspace)
+    if ranker not in ("lightgbm", "none"):
+        raise HmbatchError(f"unknown --ranker {ranker!r}: choose lightgbm or none")
+    steps = []
+    if ranker == "lightgbm":
+        ranker_config = ranker_mod.resolve_config(ws, holdout_days, n_candidates=candidates, weeks=ranker_weeks,
+                                                  two_tower=ranker_two_tower, seed=seed)
+        steps.append(ranker_mod.training_step(ranker_config, output.console.print))
     with output.TrainProgress() as progress:
-        run_dir = train_mod.train(Workspace.resolve(workspace), config, progress, output.console.print)
+        run_dir = train_mod.train(ws, config, progress, output.console.print, steps)
     output.train_summary(run_dir, json.loads((run_dir / "manifest.json").read_text()))
 
 
-StrategyOpt = typer.Option("blend", help="blend | two-tower | repurchase | popular")
+StrategyOpt = typer.Option(None, help="ranker | blend | two-tower | repurchase | popular "
+                           "(default: ranker when the model has one, else blend)")
 StaleOpt = typer.Option(False, "--allow-stale", help="Use a model trained on an older database.")
 
 
 @command
-def evaluate(strategy: str = typer.Option("all", help="all, or one of blend, two-tower, repurchase, popular."),
+def evaluate(strategy: str = typer.Option("all", help="all, or one of ranker, blend, two-tower, repurchase, popular."),
              tune: bool = typer.Option(False, "--tune", help="Fit the weights on the held-out week."),
              json_out: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
              submission: Optional[Path] = typer.Option(None, help="Score this submission CSV instead..."),
@@ -125,7 +142,7 @@ def evaluate(strategy: str = typer.Option("all", help="all, or one of blend, two
 @command
 def query(customer_id: str = typer.Argument(..., help="The customer's id (64 hex digits in H&M data)."),
           k: int = typer.Option(12, "--k", help="How many articles."),
-          strategy: str = StrategyOpt,
+          strategy: Optional[str] = StrategyOpt,
           json_out: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
           allow_stale: bool = StaleOpt, workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Show one customer's top-k articles with names, scores and sources."""
@@ -137,7 +154,7 @@ def query(customer_id: str = typer.Argument(..., help="The customer's id (64 hex
 
 @command
 def submit(out: Optional[Path] = typer.Option(None, "--out", help="CSV path (default: in the workspace)."),
-           strategy: str = StrategyOpt, allow_stale: bool = StaleOpt,
+           strategy: Optional[str] = StrategyOpt, allow_stale: bool = StaleOpt,
            engine: str = typer.Option("local", help="local (this process) | ray (the cluster at "
                                       "$RAY_ADDRESS, else a local one); the file is the same."),
            workers: Optional[int] = typer.Option(None, "--workers", help="Ray actors "

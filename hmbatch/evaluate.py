@@ -4,17 +4,20 @@ current model's held-out week, overall and by customer segment; `--tune` fits th
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
-import numpy as np
-
 from pathlib import Path
 
+import numpy as np
+
+from hmbatch import candidates, ranker
 from hmbatch.errors import HmbatchError, InputError
 from hmbatch.features import purchases_after
 from hmbatch.metrics import Truth, map_at_k_matrix, recall_matrix
 from hmbatch.retrieve import STRATEGIES, Candidates, Retriever, set_wanted, top_distinct
 from hmbatch.sqlfiles import execute_file
+from hmbatch.submit import recommend_lists
 from hmbatch.workspace import Workspace, atomic_write_text, signals_as_interrupt
 
 BASELINES = ("baseline: last week's best sellers", "baseline: recent purchases + best sellers")
@@ -23,6 +26,7 @@ TUNE_GRID = {"dot": (0.0, 0.5, 1.0, 2.0, 4.0), "log_pop": (0.0, 0.5, 1.0, 2.0, 4
 TUNE_SAMPLE = 20000
 BETAS = (0.5, 1.0, 2.0, 4.0, 8.0)
 CHUNK = 8192
+RANKER_CHUNK = 20000
 
 
 def held_out(r: Retriever) -> Truth:
@@ -133,6 +137,25 @@ def _concat(chunks: list[Candidates], take: np.ndarray) -> Candidates:
     return Candidates(**{f: np.concatenate([getattr(c, f) for c in chunks])[take] for f in fields})
 
 
+def ranker_lists(r: Retriever, customers: np.ndarray, k: int = 12) -> np.ndarray:
+    """The ranker's lists for `customers`, by chunks, through the function submit uses."""
+    return np.concatenate([recommend_lists(r, customers[i:i + RANKER_CHUNK], "ranker", k)
+                           for i in range(0, len(customers), RANKER_CHUNK)])
+
+
+def ranker_figures(r: Retriever, customers: np.ndarray) -> dict:
+    """Each candidate source's recall@N and the union's on the held-out buyers (the share of true
+    purchases the ranker can reach at all), and the ranker's top features."""
+    rk = ranker.for_retriever(r)
+    days = r.manifest["config"]["holdout_days"]
+    truth = ranker.purchases_between(r.con, r.cutoff, r.cutoff + dt.timedelta(days=days))
+    candidates.generate(r.con, customers, rk.config, rk.two_tower)
+    recall = candidates.source_recall(r.con, truth)
+    recall["n_candidates"] = rk.config.n_candidates
+    top = dict(list(rk.info["feature_importance"].items())[:12])
+    return {"candidate_recall": recall, "ranker": {"top_features": top, "figures": rk.info["figures"]}}
+
+
 def evaluate(ws: Workspace, strategies: tuple[str, ...] = STRATEGIES, do_tune: bool = False,
              allow_stale: bool = False) -> dict:
     """Scores the strategies and baselines on the held-out week; saves evaluation.json.
@@ -163,8 +186,15 @@ def evaluate(ws: Workspace, strategies: tuple[str, ...] = STRATEGIES, do_tune: b
         out["weights"] = r.weights
         seg = segments(r, truth.customers)
         n_articles = len(r.article_ids)
-        out["results"] = {s: score_lists(rank(chunks, s, r.weights), truth, seg, n_articles)
-                          for s in strategies}
+        has_ranker = ranker.Ranker.exists(r.run_dir)
+        if has_ranker:
+            out.update(ranker_figures(r, truth.customers))
+        out["results"] = {}
+        for s in strategies:
+            if s == "ranker" and not has_ranker and len(strategies) > 1:
+                continue  # "all" on a run trained with --ranker none
+            lists = ranker_lists(r, truth.customers) if s == "ranker" else rank(chunks, s, r.weights)
+            out["results"][s] = score_lists(lists, truth, seg, n_articles)
         for name, lists in baselines(r, truth.customers).items():
             out["results"][name] = score_lists(np.ascontiguousarray(lists), truth, seg, n_articles)
         atomic_write_text(r.run_dir / "evaluation.json", json.dumps(out, indent=2))

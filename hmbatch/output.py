@@ -76,6 +76,12 @@ def train_summary(run_dir, manifest: dict) -> None:
     if r:
         console.print(f"held-out week: {r['buyers']:,} buyers; two-tower recall@12 {r['recall@12']:.4f}, "
                       f"recall@100 {r['recall@100']:.4f}")
+    rk = manifest.get("ranker")
+    if rk:
+        f = rk["figures"]
+        console.print(f"ranker: LightGBM LambdaRank on {len(rk['label_weeks'])} label weeks, {f['groups']:,} "
+                      f"customer-weeks, {f['rows']:,} rows, {f['best_round']} rounds; "
+                      f"{rk['config']['n_candidates']} candidates per customer; {f['seconds']:.0f} s")
 
 
 def evaluation(out: dict) -> None:
@@ -97,11 +103,28 @@ def evaluation(out: dict) -> None:
         seg_table.add_row(name, *[f"{res['segments'].get(s, {}).get('map@12', float('nan')):.5f}"
                                   for s in seg_names])
     console.print(seg_table)
+    if "candidate_recall" in out:
+        _candidate_recall(out["candidate_recall"])
+    if "ranker" in out:
+        top = ", ".join(f"{name} {gain:.3f}" for name, gain in out["ranker"]["top_features"].items())
+        console.print(f"ranker's top features (share of gain): {top}")
     if "tuning" in out:
         t = out["tuning"]
         console.print(f"weights tuned and saved: {out['weights']} (blend MAP@12 {t['map@12_fitted']:.5f} "
                       f"on the buyers they were fitted on; {t['map@12_other_half']:.5f} on a half "
                       "not used for fitting)")
+
+
+def _candidate_recall(recall: dict) -> None:
+    table = Table(title=f"candidate recall on the held-out week ({recall['purchases']:,} true purchases; "
+                        f"the ranker keeps {recall['n_candidates']} per customer)")
+    table.add_column("source")
+    shown = [i for i, n in enumerate(recall["n"]) if n in (10, 20, 50, 100) or n == recall["n_candidates"]]
+    for i in shown:
+        table.add_column(f"recall@{recall['n'][i]}", justify="right")
+    for source, curve in recall["sources"].items():
+        table.add_row(source, *[f"{curve[i]:.4f}" for i in shown])
+    console.print(table)
 
 
 def query_result(out: dict) -> None:
@@ -113,8 +136,9 @@ def query_result(out: dict) -> None:
     for column in ("#", "article_id", "name", "product type", "colour", "score", "source"):
         table.add_column(column, justify="right" if column in ("#", "score") else "left")
     for item in out["items"]:
+        score = "-" if item["score"] is None else f"{item['score']:.4f}"
         table.add_row(str(item["rank"]), item["article_id"], item.get("name") or "",
-                      item.get("product_type") or "", item.get("colour") or "", f"{item['score']:.4f}",
+                      item.get("product_type") or "", item.get("colour") or "", score,
                       ", ".join(item["sources"]))
     console.print(table)
 

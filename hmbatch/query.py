@@ -9,7 +9,9 @@ import re
 import numpy as np
 
 from hmbatch.errors import HmbatchError
+from hmbatch import ranker
 from hmbatch.retrieve import PRIMARY, SOURCES, Retriever, check_strategy
+from hmbatch.submit import resolve_strategy
 from hmbatch.workspace import Workspace
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -37,22 +39,54 @@ def describe(r: Retriever, article_ids: np.ndarray) -> dict[int, dict]:
     return {r_[0]: {"name": r_[1], "product_type": r_[2], "colour": r_[3]} for r_ in rows}
 
 
-def query(ws: Workspace, customer_id: str, k: int = 12, strategy: str = "blend",
+# the ranker's candidate columns that say a source proposed the article
+SOURCE_RANKS = {"rep_rank": "repurchase", "sp_rank": "same product", "bt_rank": "bought together",
+                "pop_src_rank": "popular", "band_src_rank": "popular (age band)", "rising_rank": "rising",
+                "tt_rank": "two-tower"}
+
+
+def ranker_items(r: Retriever, idx: np.ndarray, k: int) -> tuple[np.ndarray, list[float | None], list[list[str]]]:
+    """The ranker's list of one customer with each article's ranker score and sources."""
+    ids, cols = ranker.for_retriever(r).recommend(idx, k)
+    rows = {a: i for i, a in enumerate(np.asarray(cols["article_id"]).tolist())}
+    scores, sources = [], []
+    for article in ids[0].tolist():
+        row = rows.get(article)
+        if row is None:  # filled from the age band's best sellers
+            scores.append(None)
+            sources.append(["popular (fill)"])
+            continue
+        scores.append(round(float(cols["ranker_score"][row]), 5))
+        sources.append([name for col, name in SOURCE_RANKS.items() if np.isfinite(cols[col][row])])
+    return ids, scores, sources
+
+
+def query(ws: Workspace, customer_id: str, k: int = 12, strategy: str | None = None,
           allow_stale: bool = False) -> dict:
     """The customer's top-k list; an unknown id gets the cold-start answer and a note.
 
     Raises:
         HmbatchError: a malformed id, a bad k or strategy, a missing or stale model.
     """
-    check_strategy(strategy)
+    if strategy:
+        check_strategy(strategy)
     if not 1 <= k <= 100:
         raise HmbatchError(f"--k must be between 1 and 100, not {k}")
     r = Retriever.open(ws, allow_stale)
     try:
+        strategy = resolve_strategy(r, strategy)
         example = r.con.execute("SELECT customer_id FROM customers LIMIT 1").fetchone()[0]
         check_customer_id(customer_id, example)
         idx = r.customer_index([customer_id])
-        ids, cand, pos = r.recommend(idx, strategy, k)
+        if strategy == "ranker" and idx[0] >= 0:
+            ids, scores, sources = ranker_items(r, idx, k)
+            info = describe(r, ids[0])
+            items = [{"rank": rank, "article_id": f"{article:010d}", **info.get(article, {}),
+                      "score": score, "sources": src}
+                     for rank, (article, score, src) in enumerate(zip(ids[0].tolist(), scores, sources), 1)]
+            return {"customer_id": customer_id, "known": True, "strategy": strategy,
+                    "model": r.run_dir.name, "note": None, "items": items}
+        ids, cand, pos = r.recommend(idx, "popular" if strategy == "ranker" else strategy, k)
         info = describe(r, ids[0])
         scores = cand.score(strategy, r.weights)[0, pos[0]]
         items = []

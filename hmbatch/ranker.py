@@ -269,6 +269,32 @@ def train_ranker(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date,
     return info
 
 
+def resolve_config(ws, holdout_days: int, **explicit) -> RankerConfig:
+    """The ranker's options: those given, else (for a run without a held-out week) the current
+    model's, chosen on its held-out week, else the defaults."""
+    base = {}
+    if holdout_days == 0:
+        try:
+            manifest = json.loads((ws.current_model() / "manifest.json").read_text())
+            base = (manifest.get("ranker") or {}).get("config") or {}
+        except (HmbatchError, OSError, ValueError):
+            base = {}
+    fields = {f.name for f in dataclasses.fields(RankerConfig)}
+    chosen = {k: v for k, v in base.items() if k in fields}
+    chosen.update({k: v for k, v in explicit.items() if v is not None})
+    return RankerConfig(**chosen)
+
+
+def training_step(config: RankerConfig, log=print):
+    """The ranker as a step of `train.train`: trained into the run folder before it is moved."""
+
+    def step(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date, manifest: dict):
+        info = train_ranker(tmp_dir, con, cutoff, manifest, config, log)
+        return "ranker", info
+
+    return step
+
+
 class Ranker:
     """A run's ranker opened for serving beside its Retriever (same connection)."""
 

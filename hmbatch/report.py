@@ -257,7 +257,7 @@ def bias_section(r: Retriever, truth: dict[int, set[int]], idx: np.ndarray) -> S
     fig.update_yaxes(title_text="distinct articles recommended / catalogue", row=1, col=2)
     fig.update_xaxes(title_text="strategy")
     fig.update_layout(showlegend=False)
-    main = default_strategy() if default_strategy() in shares else next(iter(shares))
+    main = default_strategy(r) if default_strategy(r) in shares else next(iter(shares))
     reading = f"{main} gives {shares[main]:.0%} of its slots to the {TOP_SELLERS} best sellers"
     reading += (f", which take {shares['true purchases']:.0%} of the true purchases; it covers "
                 if truth else " (no held-out week: true purchases unknown); it covers ")
@@ -281,7 +281,7 @@ def examples_section(ws: Workspace, r: Retriever, truth: dict[int, set[int]], al
     chosen = example_customers(r, truth)
     if not chosen:
         return Section("Example customers", note="No customer with 3 purchases before the cut-off.")
-    strategy = default_strategy()
+    strategy = default_strategy(r)
     ids = dict(r.con.execute("SELECT customer_idx, customer_id FROM customers WHERE customer_idx IN "
                              "(SELECT unnest(?))", [chosen]).fetchall())
     blocks = [_customer_block(r, ws, c, ids[c], truth.get(c) if truth else None, strategy, allow_stale)

@@ -22,7 +22,7 @@ from hmbatch.errors import HmbatchError
 from hmbatch.index import FaissIndex
 from hmbatch.sqlfiles import execute_file
 
-STRATEGIES = ("blend", "two-tower", "repurchase", "popular")
+STRATEGIES = ("ranker", "blend", "two-tower", "repurchase", "popular")
 SOURCES = {1: "two-tower", 2: "repurchase", 4: "popular"}
 # beta weighs ln(1 + last week's sales) against the dot product in the two-tower retrieval (it is
 # the query's last coordinate, so FAISS applies it); the others weigh the blend's four signals.
@@ -54,9 +54,12 @@ class Candidates:
             score = np.where(self.source & 1, PRIMARY + self.dot + beta * self.log_pop, fill)
         elif strategy == "repurchase":
             score = np.where(self.source & 2, PRIMARY + self.rep, fill)
-        else:
-            check_strategy(strategy)  # raises for an unknown name; the one left is "popular"
+        elif strategy == "popular":
             score = fill
+        else:
+            check_strategy(strategy)  # raises for an unknown name
+            raise HmbatchError(f"strategy {strategy!r} is not a score of the first-stage candidates "
+                               "(the ranker is served by hmbatch.ranker)")
         return np.where(self.ids >= 0, score, -np.inf)
 
 

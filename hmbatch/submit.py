@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hmbatch import ranker
 from hmbatch.retrieve import Retriever, check_strategy
 from hmbatch.workspace import Workspace, clean_dead_partials, pause_point, remove_path, signals_as_interrupt
 
@@ -33,10 +34,24 @@ def format_lines(customer_ids: list[str], lists: np.ndarray, id_text: dict[int, 
                    for c, row in zip(customer_ids, lists.tolist()))
 
 
+def default_strategy(run_dir: Path) -> str:
+    """The strategy used when none is given: the ranker when the run has one, else the blend."""
+    return "ranker" if ranker.Ranker.exists(run_dir) else "blend"
+
+
+def resolve_strategy(r: Retriever, strategy: str | None) -> str:
+    """`strategy`, checked, or the run's default."""
+    return check_strategy(strategy) if strategy else default_strategy(r.run_dir)
+
+
 def recommend_lists(r: Retriever, customer_idx: np.ndarray, strategy: str, k: int = 12) -> np.ndarray:
     """The top-k article ids of a block of customers (-1 = unknown customer_idx gets cold start):
-    the one function behind `submit`, its Ray workers and the Python API, so all give one answer."""
-    return r.recommend(np.asarray(customer_idx, np.int64), strategy, k)[0]
+    the one function behind `submit`, its Ray workers, `query`, `evaluate` and the Python API, so
+    all give one answer."""
+    idx = np.asarray(customer_idx, np.int64)
+    if strategy == "ranker":
+        return ranker.for_retriever(r).recommend(idx, k)[0]
+    return r.recommend(idx, strategy, k)[0]
 
 
 def block_lines(r: Retriever, customer_ids: list[str], customer_idx: np.ndarray, strategy: str,
@@ -50,21 +65,23 @@ def article_text(r: Retriever) -> dict[int, str]:
     return {int(a): f"{int(a):010d}" for a in r.article_ids}
 
 
-def submit(ws: Workspace, out: Path | None = None, strategy: str = "blend", allow_stale: bool = False,
+def submit(ws: Workspace, out: Path | None = None, strategy: str | None = None, allow_stale: bool = False,
            progress=None) -> dict:
     """Writes the submission for every customer and returns its path and figures.
 
     Args:
         ws: the workspace.
         out: the CSV path (default: WORKSPACE/submissions/submission-<model>-<strategy>.csv).
-        strategy: blend, two-tower, repurchase or popular.
+        strategy: one of retrieve.STRATEGIES; default: the ranker when the run has one, else blend.
         allow_stale: go on when the model was trained on another database.
         progress: optional callback(done, total).
     """
-    check_strategy(strategy)
+    if strategy:
+        check_strategy(strategy)
     started = time.perf_counter()
     with signals_as_interrupt():
         r = Retriever.open(ws, allow_stale)
+        strategy = resolve_strategy(r, strategy)
         ids, idx = submission_customers(r)
         out = out or ws.submissions_dir / f"submission-{r.run_dir.name}-{strategy}.csv"
         out.parent.mkdir(parents=True, exist_ok=True)
