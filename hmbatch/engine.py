@@ -35,14 +35,14 @@ CONNECT_TIMEOUT_S = 5.0
 FAULT_ENV = "HMBATCH_RAY_FAULT"  # test only: "exit-after-first-block" kills actor 0 once
 
 
-def submit(ws: Workspace, out: Path | None = None, strategy: str = "blend", allow_stale: bool = False,
+def submit(ws: Workspace, out: Path | None = None, strategy: str | None = None, allow_stale: bool = False,
            progress=None, engine: str = "local", workers: int | None = None) -> dict:
     """Writes the submission with the chosen engine; the file is the same with either.
 
     Args:
         ws: the workspace (with `ray`, a path every node of the cluster can read).
         out: the CSV path (default: WORKSPACE/submissions/submission-<model>-<strategy>.csv).
-        strategy: one of retrieve.STRATEGIES.
+        strategy: one of retrieve.STRATEGIES (default: the ranker when the run has one, else blend).
         allow_stale: go on when the model was trained on another database.
         progress: optional callback(customers done, total).
         engine: `local` (this process) or `ray` (the cluster named by $RAY_ADDRESS, else a local
@@ -73,12 +73,14 @@ def import_ray():
 def submit_ray(ws: Workspace, out: Path | None, strategy: str, allow_stale: bool, progress,
                workers: int | None) -> dict:
     """`submit` on Ray actors; see the module's docstring."""
-    check_strategy(strategy)
+    if strategy:
+        check_strategy(strategy)
     ray = import_ray()
     started = time.perf_counter()
     with signals_as_interrupt():
         r = Retriever.open(ws, allow_stale)  # the stale check, the order and the run, once
         try:
+            strategy = submit_mod.resolve_strategy(r, strategy)
             ids, idx = submit_mod.submission_customers(r)
         finally:
             r.con.close()

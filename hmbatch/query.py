@@ -75,6 +75,8 @@ def query(ws: Workspace, customer_id: str, k: int = 12, strategy: str | None = N
     r = Retriever.open(ws, allow_stale)
     try:
         strategy = resolve_strategy(r, strategy)
+        if strategy == "ranker":
+            ranker.for_retriever(r)  # a run without a ranker stops here, for any customer
         example = r.con.execute("SELECT customer_id FROM customers LIMIT 1").fetchone()[0]
         check_customer_id(customer_id, example)
         idx = r.customer_index([customer_id])
@@ -86,9 +88,10 @@ def query(ws: Workspace, customer_id: str, k: int = 12, strategy: str | None = N
                      for rank, (article, score, src) in enumerate(zip(ids[0].tolist(), scores, sources), 1)]
             return {"customer_id": customer_id, "known": True, "strategy": strategy,
                     "model": r.run_dir.name, "note": None, "items": items}
-        ids, cand, pos = r.recommend(idx, "popular" if strategy == "ranker" else strategy, k)
+        first_stage = "popular" if strategy == "ranker" else strategy  # the ranker's cold start
+        ids, cand, pos = r.recommend(idx, first_stage, k)
         info = describe(r, ids[0])
-        scores = cand.score(strategy, r.weights)[0, pos[0]]
+        scores = cand.score(first_stage, r.weights)[0, pos[0]]
         items = []
         for rank, (article, score, bits) in enumerate(zip(ids[0].tolist(), scores.tolist(),
                                                           cand.source[0, pos[0]].tolist()), start=1):

@@ -77,7 +77,7 @@ def test_status_of_a_trained_workspace(world):
     assert model["current"] and out["current"] == model["name"] and model["matches_database"] is True
     assert model["holdout_days"] == 7 and model["options"]["dim"] == 16
     assert model["evaluation"] == {k: v["map@12"] for k, v in world["evaluation"]["results"].items()}
-    assert [s["name"] for s in out["submissions"]] == [f"submission-{model['name']}-blend.csv"]
+    assert [s["name"] for s in out["submissions"]] == [f"submission-{model['name']}-ranker.csv"]
     assert "trained on this database" in run_ok("status", "--workspace", world["ws"]).stdout
 
 
@@ -85,7 +85,7 @@ def test_status_of_a_trained_workspace(world):
 
 def test_recommend_is_the_submission(world):
     import hmbatch
-    expected = submission(world["ws"], "blend")
+    expected = submission(world["ws"], "ranker")  # the default of a run with a ranker
     sample = [c for c in list(expected)[::25] if c != UNKNOWN] + [UNKNOWN]
     with hmbatch.open_workspace(world["ws"]) as ws:
         lists = ws.recommend(sample, k=12)
@@ -132,7 +132,7 @@ def test_open_workspace_errors_match_the_cli(world, tmp_path):
 
 
 def test_known_customers_do_not_import_tensorflow(world):
-    customer = list(submission(world["ws"], "blend"))[0]
+    customer = list(submission(world["ws"], "ranker"))[0]
     code = ("import sys, hmbatch; assert 'duckdb' not in sys.modules; "
             "ws = hmbatch.open_workspace(sys.argv[1]); lists = ws.recommend([sys.argv[2]]); "
             "assert len(lists[sys.argv[2]]) == 12; "
@@ -196,11 +196,11 @@ def test_report_is_drawn_in_chromium(world, tmp_path):
     assert page.exists() and "report.html" in result.stdout
     html = page.read_text()
     for text in ("MAP@12", "recall@N", "union", "loss per epoch", "Weekly sales", "best sellers",
-                 "Example customers", "has no ranker", "repurchase"):
+                 "Example customers", "carries", "repurchase", "bought_together"):
         assert text in html, text
     dom, log = render(page, tmp_path, world["root"] / "report.png")
-    assert check_drawn(html, dom, log) == 7
-    assert dom.count("<caption>top 12 (blend)</caption>") == 3
+    assert check_drawn(html, dom, log) == 8
+    assert dom.count("<caption>top 12 (ranker)</caption>") == 3
 
 
 def test_report_uses_saved_candidate_recall_and_ranker(world, tmp_path):
@@ -232,4 +232,4 @@ def test_report_without_held_out_week(world, tmp_path):
     html = (tmp_path / "r.html").read_text()
     assert "no held-out week" in html and "true purchases unknown" in html
     dom, log = render(tmp_path / "r.html", tmp_path)
-    assert check_drawn(html, dom, log) == 4
+    assert check_drawn(html, dom, log) == 5  # with the ranker's feature importance

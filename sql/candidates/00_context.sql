@@ -7,6 +7,7 @@
 --   cobuy(src, dst, n, conf, rank): articles bought by the same customers in the last $cobuy_days days
 --   cust_ctx / cust_all: per customer activity in the window / up to the cut-off
 --   cust_pt, cust_ig, cust_dep, cust_col, cust_prod: per customer purchases by category / product
+-- Float averages are rounded to 9 decimals: DuckDB adds in parallel, in an order that varies.
 CREATE OR REPLACE TEMP TABLE hist AS
 SELECT customer_idx, article_id, t_dat, price, channel,
        CAST(CAST($cutoff AS DATE) - t_dat AS INTEGER) AS age_days
@@ -21,8 +22,8 @@ WITH s AS (
            count(*) FILTER (WHERE age_days >= 7 AND age_days < 14) AS sales_prev_7d,
            count(*) FILTER (WHERE age_days < 28) AS sales_28d,
            count(*) AS sales_hist,
-           avg(price) AS price_hist,
-           avg(CASE WHEN channel = 2 THEN 1.0 ELSE 0.0 END) AS online_share
+           round(avg(price), 9) AS price_hist,
+           round(avg(CASE WHEN channel = 2 THEN 1.0 ELSE 0.0 END), 9) AS online_share
     FROM hist GROUP BY article_id
 ), f AS (
     SELECT article_id, min(t_dat) AS first_sale, count(*) AS sales_all
@@ -73,7 +74,7 @@ WITH recent AS (
     FROM recent a JOIN recent b ON a.customer_idx = b.customer_idx AND a.article_id <> b.article_id
     GROUP BY a.article_id, b.article_id
 )
-SELECT p.src, p.dst, p.n, p.n / b.n_buyers AS conf,
+SELECT p.src, p.dst, p.n, round(p.n / b.n_buyers, 9) AS conf,
        CAST(row_number() OVER (PARTITION BY p.src ORDER BY p.n DESC, p.dst) AS INTEGER) AS rank
 FROM pairs p JOIN buyers b ON b.article_id = p.src
 WHERE p.n >= 2
@@ -85,8 +86,8 @@ SELECT customer_idx, count(*) AS n_hist,
        count(*) FILTER (WHERE age_days < 28) AS n_28d,
        count(DISTINCT article_id) AS n_articles,
        count(DISTINCT t_dat) AS n_days,
-       avg(CASE WHEN channel = 2 THEN 1.0 ELSE 0.0 END) AS online_share,
-       avg(price) AS mean_price, max(price) AS max_price
+       round(avg(CASE WHEN channel = 2 THEN 1.0 ELSE 0.0 END), 9) AS online_share,
+       round(avg(price), 9) AS mean_price, max(price) AS max_price
 FROM hist GROUP BY customer_idx;
 
 CREATE OR REPLACE TEMP TABLE cust_all AS

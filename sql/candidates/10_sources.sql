@@ -1,16 +1,17 @@
 -- Candidates, step 1: every source's proposals for the customers of temp table
 -- wanted(customer_idx, band), all in one shape src(customer_idx, article_id, source, score, rank),
 -- from the context of 00_context.sql (rows up to the cut-off only). The two-tower's proposals
--- come from FAISS as temp table tt_hits(customer_idx, article_id, score, rank).
+-- come from FAISS as temp table tt_hits(customer_idx, article_id, score, rank). Sums of floats are
+-- rounded to 9 decimals: DuckDB adds in parallel, in an order that varies from run to run.
 CREATE OR REPLACE TEMP TABLE src AS
 WITH rep AS (
-    SELECT h.customer_idx, h.article_id, sum(exp(-h.age_days / 14.0)) AS score,
+    SELECT h.customer_idx, h.article_id, round(sum(exp(-h.age_days / 14.0)), 9) AS score,
            min(h.age_days) AS last_age
     FROM hist h SEMI JOIN wanted w ON w.customer_idx = h.customer_idx
     GROUP BY h.customer_idx, h.article_id
 ), same_product AS (
     SELECT p.customer_idx, a.article_id,
-           max(exp(-p.age_days / 14.0) * p.n * ln(2 + a.sales_7d)) AS score
+           round(max(exp(-p.age_days / 14.0) * p.n * ln(2 + a.sales_7d)), 9) AS score
     FROM cust_prod p SEMI JOIN wanted w ON w.customer_idx = p.customer_idx
     JOIN art_ctx a ON a.product_code = p.product_code
     WHERE a.sales_28d > 0
@@ -20,7 +21,7 @@ WITH rep AS (
     FROM hist h SEMI JOIN wanted w ON w.customer_idx = h.customer_idx
     WHERE h.age_days < $cobuy_days GROUP BY h.customer_idx, h.article_id
 ), together AS (
-    SELECT m.customer_idx, c.dst AS article_id, sum(c.conf * exp(-m.age_days / 14.0)) AS score
+    SELECT m.customer_idx, c.dst AS article_id, round(sum(c.conf * exp(-m.age_days / 14.0)), 9) AS score
     FROM mine m JOIN cobuy c ON c.src = m.article_id
     GROUP BY m.customer_idx, c.dst
 )
