@@ -116,3 +116,57 @@ def duckdb_read(data_dir: str) -> dict:
                     [str(Path(data_dir) / name)])
         rows[name] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     return {"rows": rows, "seconds": round(time.perf_counter() - started, 2)}
+
+
+def ranker_ablation(ws: str) -> dict:
+    """The run's ranker trained again without the two-tower (neither as a candidate source nor as
+    features), on a copy of the run folder, and scored on the same held-out week: MAP@12 with and
+    without the two-tower."""
+    import json
+    import shutil
+    import tempfile
+    from hmbatch.evaluate import held_out, ranker_lists
+    from hmbatch.metrics import map_at_k_matrix
+    from hmbatch.ranker import RankerConfig, train_ranker
+    from hmbatch.retrieve import Retriever
+    from hmbatch.workspace import Workspace
+    r = Retriever.open(Workspace(Path(ws)))
+    info = r.manifest.get("ranker")
+    if not info:
+        raise SystemExit(f"model {r.run_dir.name} has no ranker to compare")
+    evaluation = json.loads((r.run_dir / "evaluation.json").read_text())
+    with_tt = evaluation["results"]["ranker"]["map@12"]
+    tmp = Path(tempfile.mkdtemp(prefix="ranker-ablation-", dir=Path(ws).parent))
+    try:
+        copy = tmp / r.run_dir.name
+        shutil.copytree(r.run_dir, copy)
+        r.run_dir = copy
+        config = RankerConfig(**{**info["config"], "two_tower": False})
+        started = time.perf_counter()
+        trained = train_ranker(copy, r.con, r.cutoff, r.manifest, config,
+                               log=lambda *a: print(*a, flush=True))
+        train_s = time.perf_counter() - started
+        truth = held_out(r)
+        r._ranker = None
+        started = time.perf_counter()
+        lists = ranker_lists(r, truth.customers)
+        score_s = time.perf_counter() - started
+        without = float(map_at_k_matrix(lists, truth).mean())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"map@12_without_two_tower": without, "map@12_with_two_tower": with_tt,
+            "gain": with_tt / max(without, 1e-12) - 1, "buyers": len(truth.customers),
+            "train_seconds": round(train_s, 2), "score_seconds": round(score_s, 2),
+            "best_round": trained["figures"].get("best_round"),
+            "top_features": dict(list(trained["feature_importance"].items())[:10])}
+
+
+def oracle(scale: str, seed: str = "0", out_dir: str | None = None) -> dict:
+    """benchmarks/oracle.py: the world of (scale, seed) generated again, scored by the oracle that
+    knows every customer's hidden taste and by the popularity baselines (folder deleted after)."""
+    import importlib
+    found = importlib.import_module("oracle")
+    if out_dir:
+        import shutil
+        shutil.rmtree(out_dir, ignore_errors=True)
+    return found.measure(scale, int(seed), Path(out_dir) if out_dir else None)

@@ -44,6 +44,7 @@ class CandidateConfig:
 
     Attributes:
         n_candidates: the cap per customer after the union (`--candidates`).
+        n_inactive: the cap for a customer without a purchase in the window.
         history_days: the window of purchases every source and feature reads.
         rep_k, sp_k, bt_k, pop_k, rising_k, tt_k: each source's quota per customer.
         cobuy_days: the window of the bought-together pairs.
@@ -51,6 +52,7 @@ class CandidateConfig:
     """
 
     n_candidates: int = 80
+    n_inactive: int = 80
     history_days: int = 84
     rep_k: int = 30
     sp_k: int = 20

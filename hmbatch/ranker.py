@@ -47,6 +47,7 @@ class RankerConfig:
     Attributes:
         weeks: label weeks before the cut-off to train on (the latest one also stops the boosting).
         n_candidates: candidates per customer (`--candidates`).
+        n_inactive: candidates per customer without a purchase in the window.
         rounds: the most boosting rounds.
         learning_rate, num_leaves, min_data_in_leaf: LightGBM's.
         early_stopping: rounds without a better MAP@12 on the latest week before stopping.
@@ -58,6 +59,7 @@ class RankerConfig:
 
     weeks: int = 4
     n_candidates: int = 80
+    n_inactive: int = 80
     rounds: int = 200
     learning_rate: float = 0.1
     num_leaves: int = 31
@@ -69,7 +71,7 @@ class RankerConfig:
     seed: int = 0
 
     def candidates(self) -> CandidateConfig:
-        return CandidateConfig(n_candidates=self.n_candidates)
+        return CandidateConfig(n_candidates=self.n_candidates, n_inactive=self.n_inactive)
 
 
 def _fetch(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:

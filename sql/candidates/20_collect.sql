@@ -1,7 +1,8 @@
 -- Candidates, step 2: the collector. One row per (customer, article) with each source's score
--- and rank (NULL: not proposed by it), capped at $n_candidates per customer: candidates are taken
--- by their best rank over the sources, each rank divided by its source's quota, so every source
--- keeps its share of the list -> temp table cand.
+-- and rank (NULL: not proposed by it), capped at $n_candidates per customer ($n_inactive for a
+-- customer with no purchase in the window, whose sources are the popular ones and the two-tower):
+-- candidates are taken by their best rank over the sources, each rank divided by its source's
+-- quota, so every source keeps its share of the list -> temp table cand.
 CREATE OR REPLACE TEMP TABLE cand AS
 WITH wide AS (
     SELECT customer_idx, article_id,
@@ -22,9 +23,10 @@ WITH wide AS (
            count(DISTINCT source) AS n_sources
     FROM src GROUP BY customer_idx, article_id
 )
-SELECT *, CAST(row_number() OVER (PARTITION BY customer_idx ORDER BY least(
+SELECT wide.*, CAST(row_number() OVER (PARTITION BY wide.customer_idx ORDER BY least(
            coalesce(rep_rank / $rep_k, 9), coalesce(sp_rank / $sp_k, 9), coalesce(bt_rank / $bt_k, 9),
            coalesce(pop_src_rank / $pop_k, 9), coalesce(band_src_rank / $pop_k, 9),
-           coalesce(rising_rank / $rising_k, 9), coalesce(tt_rank / $tt_k, 9)), n_sources DESC, article_id)
+           coalesce(rising_rank / $rising_k, 9), coalesce(tt_rank / $tt_k, 9)), n_sources DESC, wide.article_id)
            AS INTEGER) AS cand_rank
-FROM wide QUALIFY cand_rank <= $n_candidates;
+FROM wide LEFT JOIN cust_ctx cc ON cc.customer_idx = wide.customer_idx
+QUALIFY cand_rank <= CASE WHEN cc.customer_idx IS NULL THEN $n_inactive ELSE $n_candidates END;
