@@ -83,11 +83,20 @@ def sql_steps() -> list[Path]:
     return sorted(sql_dir().glob("[0-9][0-9]_*.sql"))
 
 
-def check_header(path: Path, expected: tuple[str, ...]) -> str:
+@dataclass(frozen=True)
+class Checked:
+    """What reading a whole input file once found: its content hash, and whether its lines end
+    in both CRLF and LF (a CRLF file another tool appended LF rows to), which DuckDB cannot read."""
+
+    digest: str
+    mixed_endings: bool = False
+
+
+def check_header(path: Path, expected: tuple[str, ...]) -> Checked:
     """Checks that `path` is a non-empty UTF-8 text CSV whose header is exactly `expected`.
 
     Returns:
-        The SHA-256 of the file's content.
+        The file's content hash and line-ending mix.
 
     Raises:
         InputError: naming the file and the problem.
@@ -116,7 +125,7 @@ def _check_file(path: Path, expected: tuple[str, ...]) -> None:
         raise InputError(f"{path}: file is empty (expected a header: {','.join(expected)})")
 
 
-def check_parquet(path: Path, expected: tuple[str, ...]) -> str:
+def check_parquet(path: Path, expected: tuple[str, ...]) -> Checked:
     """Checks that `path` is a readable Parquet file with exactly the `expected` columns (in any
     order: they are read by name).
 
@@ -138,12 +147,13 @@ def check_parquet(path: Path, expected: tuple[str, ...]) -> str:
     with open(path, "rb") as handle:
         while block := handle.read(1 << 24):
             digest.update(block)
-    return digest.hexdigest()
+    return Checked(digest.hexdigest())
 
 
-def check_utf8(path: Path, chunk: int = 1 << 24) -> str:
+def check_utf8(path: Path, chunk: int = 1 << 24) -> Checked:
     """Reads the whole file once: raises naming the line of the first byte sequence that is not
-    UTF-8, and returns the SHA-256 of the content (the database fingerprint is made of these).
+    UTF-8; returns the SHA-256 of the content (the database fingerprint is made of these) and
+    whether CRLF and bare LF line ends are mixed.
 
     DuckDB's reader would otherwise drop such bytes silently and read, for instance, a Latin-1
     '2018-09-2\xe9' as the date 2018-09-02. ASCII chunks (all of the real transactions) are
@@ -152,10 +162,14 @@ def check_utf8(path: Path, chunk: int = 1 << 24) -> str:
     import codecs
     decoder = codecs.getincrementaldecoder("utf-8")()
     digest = hashlib.sha256()
-    offset = 0
+    offset = lf = crlf = 0
+    previous = b""
     with open(path, "rb") as handle:
         while block := handle.read(chunk):
             digest.update(block)
+            lf += block.count(b"\n")
+            crlf += block.count(b"\r\n") + (previous.endswith(b"\r") and block.startswith(b"\n"))
+            previous = block
             if not block.isascii():
                 try:
                     decoder.decode(block)
@@ -167,7 +181,18 @@ def check_utf8(path: Path, chunk: int = 1 << 24) -> str:
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         raise InputError(f"{path}: the file ends inside a UTF-8 character (truncated?)") from None
-    return digest.hexdigest()
+    return Checked(digest.hexdigest(), mixed_endings=0 < crlf < lf)
+
+
+def normalize_line_endings(path: Path, out: Path, chunk: int = 1 << 24) -> None:
+    """Copies `path` to `out` with every CRLF line end written as LF."""
+    with open(path, "rb") as src, open(out, "wb") as dst:
+        carry = b""
+        while block := src.read(chunk):
+            block = carry + block
+            carry = b"\r" if block.endswith(b"\r") else b""
+            dst.write(block[:len(block) - len(carry)].replace(b"\r\n", b"\n"))
+        dst.write(carry)
 
 
 def _line_at(path: Path, position: int) -> int:
@@ -189,12 +214,12 @@ def _compare_columns(path: Path, columns: tuple[str, ...], expected: tuple[str, 
         raise InputError(f"{path}: columns out of order in line 1 (expected: {','.join(expected)})")
 
 
-def locate_inputs(data_dir: Path) -> tuple[dict[str, Path], dict[str, str]]:
+def locate_inputs(data_dir: Path) -> tuple[dict[str, Path], dict[str, Checked]]:
     """Finds and checks the raw files in `data_dir`, each as NAME.csv or NAME.parquet;
     sample_submission is optional.
 
     Returns:
-        (path of each file by its role's key, SHA-256 of each file's content by the same key).
+        (path of each file by its role's key, what checking each found, by the same key).
     """
     if not data_dir.is_dir():
         raise InputError(f"{data_dir}: data folder not found")
@@ -217,8 +242,7 @@ def _source(path: Path) -> str:
     """A table function reading `path` (bound as parameter ?) with every column as text."""
     if path.suffix == ".parquet":
         return "(SELECT COLUMNS(*)::VARCHAR FROM read_parquet(?))"
-    return ("read_csv(?, header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"', "
-            "strict_mode = false)")
+    return "read_csv(?, header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"')"
 
 
 def locate_bad_value(con: duckdb.DuckDBPyConnection, raw: RawFile, path: Path) -> str | None:
@@ -279,7 +303,8 @@ def _readable(con, path: Path) -> bool:
         return False
 
 
-def create_input_views(con: duckdb.DuckDBPyConnection, params: dict[str, str]) -> None:
+def create_input_views(con: duckdb.DuckDBPyConnection, params: dict[str, str],
+                       inputs: dict[str, Path] | None = None) -> None:
     """Creates the view input_ROLE of each raw file through sql/inputs/{csv|parquet}_ROLE.sql; the
     file's path goes in as a bound DuckDB variable (views take no bind parameters)."""
     for raw in RAW_FILES:
@@ -290,7 +315,8 @@ def create_input_views(con: duckdb.DuckDBPyConnection, params: dict[str, str]) -
             execute_file(con, f"inputs/{kind}_{raw.role}.sql", {})
         except duckdb.Error as exc:
             label = "Parquet" if kind == "parquet" else "CSV"
-            raise InputError(f"{path}: cannot be read as {label} ({str(exc).strip().splitlines()[0]})") from None
+            named = (inputs or {}).get(raw.param, path)
+            raise InputError(f"{named}: cannot be read as {label} ({str(exc).strip().splitlines()[0]})") from None
 
 
 def check_loaded(con: duckdb.DuckDBPyConnection, inputs: dict[str, Path]) -> dict[str, int]:
@@ -354,23 +380,28 @@ def build_db(data_dir: Path, ws: Workspace, memory_limit: str = "4GB") -> dict:
         InputError: a missing, empty, malformed or inconsistent input file.
     """
     started = time.perf_counter()
-    inputs, digests = locate_inputs(data_dir)
+    inputs, checked = locate_inputs(data_dir)
+    digests = {k: c.digest for k, c in checked.items()}
     with ws.writer_lock("build-db"), signals_as_interrupt():
         tmp_db = ws.tmp_path("build", ".duckdb")
         stand_in = ws.tmp_path("build", "-sample.csv")
+        # files with mixed line ends are read from a copy with LF ends (errors still name the original)
+        normalized = {k: ws.tmp_path("build", f"-{inputs[k].name}") for k, c in checked.items() if c.mixed_endings}
         try:
-            summary = _build_into(tmp_db, stand_in, inputs, digests, ws, memory_limit)
+            for key, copy in normalized.items():
+                normalize_line_endings(inputs[key], copy)
+            summary = _build_into(tmp_db, stand_in, inputs, digests, ws, memory_limit, normalized)
             os.replace(tmp_db, ws.db_path)
         finally:
-            for leftover in (tmp_db, tmp_db.with_name(tmp_db.name + ".wal"), stand_in):
+            for leftover in (tmp_db, tmp_db.with_name(tmp_db.name + ".wal"), stand_in, *normalized.values()):
                 remove_path(leftover)
     summary["seconds"] = round(time.perf_counter() - started, 2)
     return summary
 
 
 def _build_into(tmp_db: Path, stand_in: Path, inputs: dict[str, Path], digests: dict[str, str],
-                ws: Workspace, memory_limit: str) -> dict:
-    params = {k: str(v) for k, v in inputs.items()}
+                ws: Workspace, memory_limit: str, normalized: dict[str, Path]) -> dict:
+    params = {k: str(normalized.get(k, v)) for k, v in inputs.items()}
     if "sample_submission_csv" not in params:
         stand_in.write_text(",".join(SAMPLE_COLUMNS) + "\n")
         params["sample_submission_csv"] = str(stand_in)
@@ -387,7 +418,7 @@ def _run_steps(con, inputs: dict[str, Path], digests: dict[str, str], params: di
                ws: Workspace, memory_limit: str) -> dict:
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET temp_directory = ?", [str(ws.tmp_dir / f"spill-{os.getpid()}-duckdb")])
-    create_input_views(con, params)
+    create_input_views(con, params, inputs)
     for step in sql_steps():
         pause_point(f"build-db:{step.stem}")
         run_step(con, step, params, inputs)

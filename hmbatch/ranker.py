@@ -105,7 +105,12 @@ def feature_names(cols: dict[str, np.ndarray], two_tower: bool) -> list[str]:
 
 
 def matrix(cols: dict[str, np.ndarray], names: list[str]) -> np.ndarray:
-    return np.column_stack([np.asarray(cols[c], np.float32) for c in names])
+    """The features as a float32 matrix (rows x features), filled column by column into a
+    Fortran-ordered array: several times faster than stacking, and LightGBM reads it as it is."""
+    out = np.empty((len(names), len(cols[names[0]]) if names else 0), np.float32)
+    for row, name in enumerate(names):
+        out[row] = cols[name]
+    return out.T
 
 
 def purchases_between(con: duckdb.DuckDBPyConnection, start: dt.date, end: dt.date) -> dict[str, np.ndarray]:

@@ -143,3 +143,28 @@ def test_bad_input_keeps_previous_db(real_dir, workspace, mutate, message):
 def test_missing_data_dir(tmp_path, workspace):
     result = build(tmp_path / "nowhere", workspace)
     assert result.exit_code == 1 and "data folder not found" in result.output
+
+
+def test_mixed_line_endings_and_no_final_newline(real_dir, workspace):
+    """A CRLF file to which another tool appended LF rows, the last without a newline: every row
+    is read, the appended ones included."""
+    data, expected = real_dir
+    path = data / "transactions_train.csv"
+    lines = path.read_text().splitlines()
+    head, appended = lines[:-100], lines[-100:]
+    path.write_bytes(("\r\n".join(head) + "\r\n" + "\n".join(appended)).encode())
+    result = build(data, workspace)
+    assert result.exit_code == 0, result.output
+    assert query(workspace, "SELECT count(*) FROM transactions") == [(expected["transactions"],)]
+
+
+def test_unparsable_csv_names_the_file_and_line(real_dir, workspace):
+    data, _ = real_dir
+    path = data / "transactions_train.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    lines[40] = lines[40].rstrip("\n") + ',extra,"fields\n'
+    path.write_text("".join(lines))
+    result = build(data, workspace)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    message = " ".join(result.output.split())
+    assert "transactions_train.csv" in message and "line 41:" in message, message  # header + 40 rows

@@ -2,4 +2,4 @@
 -- with a bind parameter): every column as text, exactly as the competition's file has it.
 CREATE OR REPLACE TEMP VIEW input_sample_submission AS
 SELECT * FROM read_csv(getvariable('sample_submission_path'), header = true, all_varchar = true, delim = ',',
-                       quote = '"', escape = '"', strict_mode = false);
+                       quote = '"', escape = '"');

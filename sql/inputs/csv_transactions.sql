@@ -3,6 +3,6 @@
 -- data.py then locates it by line.
 CREATE OR REPLACE TEMP VIEW input_transactions AS
 SELECT * FROM read_csv(getvariable('transactions_path'), header = true, auto_detect = false, delim = ',',
-                       quote = '"', escape = '"', strict_mode = false,
+                       quote = '"', escape = '"',
                        columns = {'t_dat': 'DATE', 'customer_id': 'VARCHAR', 'article_id': 'INTEGER',
                                   'price': 'DOUBLE', 'sales_channel_id': 'TINYINT'});
