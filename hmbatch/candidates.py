@@ -34,7 +34,7 @@ SOURCES = ("repurchase", "same_product", "bought_together", "popular", "popular_
            "two_tower")
 # the context tables of sql/candidates/00_context.sql, saved with a run for serving
 DOT_BLOCK = 16384
-CONTEXT_TABLES = ("hist", "art_ctx", "band_pop", "pop_list", "cobuy", "cust_ctx", "cust_all",
+CONTEXT_TABLES = ("hist", "art_ctx", "band_pop", "pop_list", "pop_wide", "cobuy", "cust_ctx", "cust_all",
                   "cust_pt", "cust_ig", "cust_dep", "cust_col", "cust_prod")
 
 
@@ -52,7 +52,7 @@ class CandidateConfig:
     """
 
     n_candidates: int = 80
-    n_inactive: int = 80
+    n_inactive: int = 24
     history_days: int = 84
     rep_k: int = 30
     sp_k: int = 20
@@ -203,11 +203,22 @@ def source_recall(con: duckdb.DuckDBPyConnection, truth_pairs: dict[str, np.ndar
     total = con.execute("SELECT count(*) FROM truth").fetchone()[0]
     out = {"n": list(ns), "sources": {}, "purchases": int(total)}
     for source in SOURCES:
-        out["sources"][source] = _recall_curve(con, "SELECT customer_idx, article_id, rank FROM src "
-                                               f"WHERE source = '{source}'", ns, total)
+        out["sources"][source] = _recall_curve(con, _source_rows(source), ns, total)
     out["sources"]["union"] = _recall_curve(con, "SELECT customer_idx, article_id, cand_rank AS rank "
                                             "FROM cand", ns, total)
     return out
+
+
+POPULAR_RANKS = {"popular": "pop_src_rank", "popular_band": "band_src_rank", "rising": "rising_rank"}
+
+
+def _source_rows(source: str) -> str:
+    """SQL of one source's (customer_idx, article_id, rank) for the customers in wanted."""
+    if source in POPULAR_RANKS:
+        rank = POPULAR_RANKS[source]
+        return (f"SELECT w.customer_idx, p.article_id, p.{rank} AS rank FROM wanted w "
+                f"JOIN pop_wide p ON p.band = w.band WHERE p.{rank} IS NOT NULL")
+    return f"SELECT customer_idx, article_id, rank FROM src WHERE source = '{source}'"
 
 
 def _recall_curve(con, rows_sql: str, ns: tuple[int, ...], total: int) -> list[float]:

@@ -262,7 +262,7 @@ class BlockWorker:
         if self.r.run_dir.name != run:
             raise WorkspaceError(f"the current model changed from {run} to {self.r.run_dir.name} while "
                                  "submit was running; run submit again")
-        self.r.load_repurchase()
+        submit_mod.prepare_serving(self.r, strategy)
         self.id_text = submit_mod.article_text(self.r)
         self.strategy = strategy
         self.incarnation = int(ray.get_runtime_context().was_current_actor_reconstructed)

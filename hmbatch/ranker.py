@@ -21,6 +21,8 @@ import dataclasses
 import datetime as dt
 import json
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +34,7 @@ from hmbatch.candidates import CandidateConfig, TwoTowerSource
 from hmbatch.errors import HmbatchError
 from hmbatch.retrieve import Retriever, age_group, top_distinct
 from hmbatch.sqlfiles import execute_file
-from hmbatch.workspace import pause_point
+from hmbatch.workspace import on_interrupt, pause_point
 
 FEATURE_SQL = "ranking/features.sql"
 ID_COLUMNS = ("customer_idx", "article_id")
@@ -59,7 +61,7 @@ class RankerConfig:
 
     weeks: int = 4
     n_candidates: int = 80
-    n_inactive: int = 80
+    n_inactive: int = 24
     rounds: int = 200
     learning_rate: float = 0.1
     num_leaves: int = 31
@@ -75,7 +77,8 @@ class RankerConfig:
 
 
 def _fetch(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
-    """The last result as arrays: NULLs become NaN (features) so LightGBM sees them as missing."""
+    """The last result as arrays: NULLs become NaN so LightGBM sees them as missing (the feature
+    SQL already returns FLOAT with NaN; this covers other queries)."""
     out = {}
     for name, values in con.fetchnumpy().items():
         if np.ma.isMaskedArray(values):
@@ -182,21 +185,23 @@ def lgb_params(config: RankerConfig) -> dict:
             "force_row_wise": True, "num_threads": 0, "verbose": -1}
 
 
-def fit(weeks: list[dict], names: list[str], config: RankerConfig, log=print):
+def training_set(week: dict, names: list[str], config: RankerConfig, seed: int) -> tuple:
+    """(features, labels, group sizes) of a week's customer-weeks with a purchase among their
+    candidates, negatives sampled: the compact form kept in memory for the fit."""
+    keep, sizes = groups_with_a_purchase(week["cols"], week["label"], config.negatives_per_group, seed)
+    return matrix(week["cols"], names)[keep], week["label"][keep], sizes
+
+
+def fit(sets: list[tuple], names: list[str], config: RankerConfig, log=print):
     """Fits the ranker: early stopping on the latest week, then every week with the best rounds.
 
     Args:
-        weeks: `week_data` results, the latest first.
+        sets: `training_set` of each label week, the latest first.
 
     Returns:
         (booster, figures).
     """
     import lightgbm as lgb
-    sets = []
-    for i, week in enumerate(weeks):
-        keep, sizes = groups_with_a_purchase(week["cols"], week["label"], config.negatives_per_group,
-                                             config.seed + i)
-        sets.append((matrix(week["cols"], names)[keep], week["label"][keep], sizes))
     if not sets or sum(len(s[2]) for s in sets[1:]) == 0 or len(sets[0][2]) == 0:
         raise HmbatchError("too few buyers with a purchase among their candidates to train the ranker: "
                            "use more --ranker-weeks, or --ranker none")
@@ -247,19 +252,24 @@ def train_ranker(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date,
         log(f"ranker: a two-tower up to {first_label_cutoff}, before the first label week, scores the "
             "training weeks")
         past = train_mod.embeddings_at(con, first_label_cutoff, manifest["config"])
-    weeks = []
+    sets, names, recall = [], None, None
     for k in range(1, config.weeks + 1):
         week_cutoff = cutoff - dt.timedelta(days=7 * k)
         t0 = time.perf_counter()
-        weeks.append(week_data(con, week_cutoff, config, past))
-        w = weeks[-1]
+        w = week_data(con, week_cutoff, config, past)
+        if w["label"] is None:
+            raise HmbatchError(f"nobody bought anything in the week after {week_cutoff}: use fewer "
+                               "--ranker-weeks, or --ranker none")
+        names = names or feature_names(w["cols"], config.two_tower)
+        recall = recall or w["recall"]
+        sets.append(training_set(w, names, config, config.seed + k - 1))
         log(f"ranker: label week after {week_cutoff}: {len(w['buyers']):,} buyers, "
-            f"{len(w['label']) if w['label'] is not None else 0:,} candidates, "
-            f"{int(w['label'].sum()) if w['label'] is not None else 0:,} bought "
+            f"{len(w['label']):,} candidates, {int(w['label'].sum()):,} bought "
             f"({time.perf_counter() - t0:.1f} s)")
+        del w
+    del past  # the past two-tower's embeddings are no longer needed
     feature_s = time.perf_counter() - started
-    names = feature_names(weeks[0]["cols"], config.two_tower)
-    booster, figures = fit(weeks, names, config, log)
+    booster, figures = fit(sets, names, config, log)
     folder = tmp_dir / "ranker"
     folder.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(folder / "model.txt"))
@@ -268,8 +278,8 @@ def train_ranker(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date,
     info = {"config": dataclasses.asdict(config), "candidates": config.candidates().params(),
             "features": names, "feature_importance": importance(booster, names),
             "label_weeks": [str(cutoff - dt.timedelta(days=7 * k)) for k in range(1, config.weeks + 1)],
-            "two_tower_cutoff": str(first_label_cutoff) if past is not None else None,
-            "training_recall": weeks[0]["recall"],
+            "two_tower_cutoff": str(first_label_cutoff) if config.two_tower else None,
+            "training_recall": recall,
             "figures": {**figures, "feature_seconds": round(feature_s, 2),
                         "seconds": round(time.perf_counter() - started, 2)}}
     (folder / "ranker.json").write_text(json.dumps(info, indent=2))
@@ -322,12 +332,14 @@ class Ranker:
     def exists(run_dir: Path) -> bool:
         return (run_dir / "ranker" / "model.txt").exists()
 
-    def score(self, customer_idx: np.ndarray) -> dict[str, np.ndarray]:
-        """The candidates of known customers with their features and the ranker's score."""
-        cols = features_of(self.r.con, customer_idx, self.config, self.two_tower)
-        cols["ranker_score"] = (self.booster.predict(matrix(cols, self.names), num_threads=0)
-                                if len(cols["customer_idx"]) else np.zeros(0))
-        return cols
+    def features(self, customer_idx: np.ndarray, con: duckdb.DuckDBPyConnection | None = None) -> dict:
+        """Candidates and features of the known customers among `customer_idx` (on `con`, default
+        the Retriever's connection)."""
+        uniq = np.unique(np.asarray(customer_idx, np.int64))
+        uniq = uniq[uniq >= 0]
+        if len(uniq) == 0:
+            return {"customer_idx": np.zeros(0, np.int64), "article_id": np.zeros(0, np.int64)}
+        return features_of(con or self.r.con, uniq, self.config, self.two_tower)
 
     def recommend(self, customer_idx: np.ndarray, k: int = 12) -> tuple[np.ndarray, dict]:
         """Top-k per customer (input order; -1: unknown customer, age-band popular list).
@@ -335,11 +347,34 @@ class Ranker:
         Returns:
             (ids of shape (n, k), the scored candidate columns of the known customers).
         """
+        return self.finish(customer_idx, self.features(customer_idx), k)
+
+    def recommend_blocks(self, blocks, k: int = 12):
+        """`recommend`'s lists of each block of customers in turn, with the next block's candidates
+        and features built in a second thread, on a second DuckDB connection, while this block is
+        scored: DuckDB and LightGBM then keep both cores busy. Yields one (n, k) array per block."""
+        con = self.r.con.cursor()
+        candidates.attach_context(con, self.r.run_dir / "ranker" / "context")
+        try:
+            with on_interrupt(con.interrupt), ThreadPoolExecutor(max_workers=1) as pool:
+                pending: deque = deque()
+                for idx in blocks:
+                    pending.append((idx, pool.submit(self.features, idx, con)))
+                    if len(pending) == 2:
+                        first, built = pending.popleft()
+                        yield self.finish(first, built.result(), k)[0]
+                while pending:
+                    first, built = pending.popleft()
+                    yield self.finish(first, built.result(), k)[0]
+        finally:
+            con.close()
+
+    def finish(self, customer_idx: np.ndarray, cols: dict, k: int) -> tuple[np.ndarray, dict]:
+        """Scores the candidates of `features` and makes each customer's top-k list."""
         idx = np.asarray(customer_idx, np.int64)
         uniq = np.unique(idx[idx >= 0])
-        cols = self.score(uniq) if len(uniq) else {"customer_idx": np.zeros(0, np.int64),
-                                                   "article_id": np.zeros(0, np.int64),
-                                                   "ranker_score": np.zeros(0)}
+        cols["ranker_score"] = (self.booster.predict(matrix(cols, self.names), num_threads=0)
+                                if len(cols["customer_idx"]) else np.zeros(0))
         ranked = top_per_customer(cols, uniq, k)
         pop = self.r.pop_lists[age_group(self.r.ages(uniq)) + 1]
         both = np.concatenate([ranked, pop], axis=1)

@@ -15,7 +15,7 @@ from hmbatch import ranker
 from hmbatch.retrieve import Retriever, check_strategy
 from hmbatch.workspace import Workspace, clean_dead_partials, pause_point, remove_path, signals_as_interrupt
 
-CHUNK = 8192
+CHUNK = 16384
 
 
 def submission_customers(r: Retriever) -> tuple[list[str], np.ndarray]:
@@ -42,6 +42,15 @@ def default_strategy(run_dir: Path) -> str:
 def resolve_strategy(r: Retriever, strategy: str | None) -> str:
     """`strategy`, checked, or the run's default."""
     return check_strategy(strategy) if strategy else default_strategy(r.run_dir)
+
+
+def prepare_serving(r: Retriever, strategy: str) -> None:
+    """Loads once what the strategy reads for every customer: the ranker and its context, or the
+    first stage's repurchase lists of all customers."""
+    if strategy == "ranker":
+        ranker.for_retriever(r)
+    else:
+        r.load_repurchase()
 
 
 def recommend_lists(r: Retriever, customer_idx: np.ndarray, strategy: str, k: int = 12) -> np.ndarray:
@@ -86,12 +95,23 @@ def submit(ws: Workspace, out: Path | None = None, strategy: str | None = None, 
         out = out or ws.submissions_dir / f"submission-{r.run_dir.name}-{strategy}.csv"
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
-            r.load_repurchase()
+            prepare_serving(r, strategy)
             id_text = article_text(r)
-            blocks = ((min(start + CHUNK, len(idx)),
-                       block_lines(r, ids[start:start + CHUNK], idx[start:start + CHUNK], strategy, id_text))
-                      for start in range(0, len(idx), CHUNK))
-            write_submission(out, blocks, len(idx), progress)
+            starts = range(0, len(idx), CHUNK)
+            if strategy == "ranker":  # the same lists as block_lines, the next block prepared meanwhile
+                lists = ranker.for_retriever(r).recommend_blocks(idx[s:s + CHUNK] for s in starts)
+                blocks = ((min(s + CHUNK, len(idx)), format_lines(ids[s:s + CHUNK], block, id_text))
+                          for s, block in zip(starts, lists))
+            else:
+                lists = None
+                blocks = ((min(s + CHUNK, len(idx)),
+                           block_lines(r, ids[s:s + CHUNK], idx[s:s + CHUNK], strategy, id_text))
+                          for s in starts)
+            try:
+                write_submission(out, blocks, len(idx), progress)
+            finally:
+                if lists is not None:
+                    lists.close()  # waits for the block being prepared before the connection closes
         finally:
             r.con.close()
     return summary(out, idx, started, r.run_dir.name, strategy)

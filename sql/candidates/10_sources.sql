@@ -1,5 +1,6 @@
--- Candidates, step 1: every source's proposals for the customers of temp table
+-- Candidates, step 1: the personal sources' proposals for the customers of temp table
 -- wanted(customer_idx, band), all in one shape src(customer_idx, article_id, source, score, rank),
+-- (the popular sources, the same for every customer of an age band, are pop_wide of the context)
 -- from the context of 00_context.sql (rows up to the cut-off only). The two-tower's proposals
 -- come from FAISS as temp table tt_hits(customer_idx, article_id, score, rank). Sums of floats are
 -- rounded to 9 decimals: DuckDB adds in parallel, in an order that varies from run to run.
@@ -36,14 +37,5 @@ UNION ALL
 SELECT customer_idx, article_id, 'bought_together', score,
        CAST(row_number() OVER (PARTITION BY customer_idx ORDER BY score DESC, article_id) AS INTEGER) AS rank
 FROM together QUALIFY rank <= $bt_k
-UNION ALL
-SELECT w.customer_idx, p.article_id, 'popular', p.score, p.rank
-FROM wanted w CROSS JOIN (SELECT * FROM pop_list WHERE list = 'popular') p
-UNION ALL
-SELECT w.customer_idx, p.article_id, 'popular_band', p.score, p.rank
-FROM wanted w JOIN pop_list p ON p.list = 'popular_band' AND p.band = w.band
-UNION ALL
-SELECT w.customer_idx, p.article_id, 'rising', p.score, p.rank
-FROM wanted w CROSS JOIN (SELECT * FROM pop_list WHERE list = 'rising') p
 UNION ALL
 SELECT customer_idx, article_id, 'two_tower', score, rank FROM tt_hits;

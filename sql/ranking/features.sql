@@ -24,6 +24,10 @@ mine_col AS (SELECT * FROM cust_col SEMI JOIN wanted USING (customer_idx)),
 mine_prod AS (SELECT * FROM cust_prod SEMI JOIN wanted USING (customer_idx)),
 mine_rep AS (SELECT customer_idx, article_id, count(*) AS n, min(age_days) AS age_days
              FROM hist SEMI JOIN wanted USING (customer_idx) GROUP BY ALL)
+-- every feature as FLOAT, NULL as NaN (LightGBM's missing value): plain float32 arrays to fetch
+SELECT customer_idx, article_id,
+       coalesce(CAST(COLUMNS(* EXCLUDE (customer_idx, article_id)) AS FLOAT), CAST('NaN' AS FLOAT))
+FROM (
 SELECT
     c.customer_idx, c.article_id, c.cand_rank,
     -- sources: score and rank of each (NULL: not proposed by it)
@@ -59,4 +63,5 @@ LEFT JOIN mine_pt pt ON pt.customer_idx = c.customer_idx AND pt.product_type = a
 LEFT JOIN mine_ig ig ON ig.customer_idx = c.customer_idx AND ig.index_group = a.index_group
 LEFT JOIN mine_dep dp ON dp.customer_idx = c.customer_idx AND dp.department = a.department
 LEFT JOIN mine_col co ON co.customer_idx = c.customer_idx AND co.colour_group = a.colour_group
-ORDER BY c.customer_idx, c.cand_rank;
+)
+ORDER BY customer_idx, cand_rank;
