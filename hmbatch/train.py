@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import datetime as dt
 import json
 import os
@@ -270,6 +271,10 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
             }
             if config.holdout_days > 0:
                 manifest["retrieval"] = holdout_recall(tmp, con, cutoff, config.holdout_days)
+            if extra_steps:  # the two-tower is exported: give its memory back before the next stage
+                del model
+                model_mod.tf.keras.backend.clear_session()
+                gc.collect()
             for step in extra_steps:
                 key, figures = step(tmp, con, cutoff, manifest)
                 manifest[key] = figures
