@@ -25,7 +25,6 @@ import argparse
 import filecmp
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 
 from hmbatch import submit as submit_mod
 from hmbatch.errors import HmbatchError

@@ -135,8 +135,8 @@ def week_data(con: duckdb.DuckDBPyConnection, cutoff: dt.date, config: RankerCon
         sample: keep at most `max_groups_per_week` buyers.
 
     Returns:
-        {"cols", "label", "truth", "buyers", "recall"}: the feature columns of the buyers' candidates,
-        1 where bought, the true pairs, the buyers scored and the sources' recall.
+        {"cols", "label", "buyers", "recall"}: the feature columns of the buyers' candidates,
+        1 where bought, the buyers scored and the sources' recall.
     """
     truth = purchases_between(con, cutoff, cutoff + dt.timedelta(days=7))
     buyers = np.unique(truth["customer_idx"]).astype(np.int64)
@@ -155,7 +155,7 @@ def week_data(con: duckdb.DuckDBPyConnection, cutoff: dt.date, config: RankerCon
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
     label = np.isin(pair_keys(cols["customer_idx"], cols["article_id"]),
                     pair_keys(truth["customer_idx"], truth["article_id"])).astype(np.int8) if parts else None
-    return {"cols": cols, "label": label, "truth": truth, "buyers": buyers, "recall": recall}
+    return {"cols": cols, "label": label, "buyers": buyers, "recall": recall}
 
 
 def groups_with_a_purchase(cols: dict[str, np.ndarray], label: np.ndarray, negatives: int,

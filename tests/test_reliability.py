@@ -136,9 +136,10 @@ def test_sigkill_leftovers_are_cleaned_by_next_run(world, tmp_path):
 def test_second_writer_stops_with_message(world):
     ws = world["ws"]
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path; from hmbatch.workspace import Workspace\n"
+        "import sys; from pathlib import Path; from hmbatch.workspace import Workspace\n"
         "with Workspace(Path(sys.argv[1])).writer_lock('train'):\n"
-        "    print('held', flush=True); time.sleep(30)"), str(ws)], stdout=subprocess.PIPE, text=True)
+        "    print('held', flush=True); sys.stdin.read()"), str(ws)], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         proc = run("build-db", world["data"], "--workspace", ws, check=False)
