@@ -9,7 +9,10 @@ and today's batch with another date. The sources (sql/candidates/10_sources.sql,
 - bought_together: articles bought by the same customers as the customer's recent articles;
 - popular, popular_band, rising: last week's best sellers overall and in the customer's age band,
   and the articles growing fastest week over week;
-- two_tower: the TFRS two-tower's nearest articles among those sold recently (FAISS).
+- two_tower: the TFRS two-tower's nearest articles among those sold recently (FAISS);
+- two_tower_similar: "like what you bought lately", the recently sold articles nearest (by the
+  learned article embeddings) to the customer's purchases of the last `cobuy_days`: what the
+  model learnt belongs together (a collection, an outfit) beyond the metadata.
 
 The collector (sql/candidates/20_collect.sql) keeps one row per (customer, article) with every
 source's score and rank, capped at `n_candidates` per customer.
@@ -31,9 +34,10 @@ from hmbatch.index import FaissIndex
 from hmbatch.sqlfiles import execute_file
 
 SOURCES = ("repurchase", "same_product", "bought_together", "popular", "popular_band", "rising",
-           "two_tower")
+           "two_tower", "two_tower_similar")
 # the context tables of sql/candidates/00_context.sql, saved with a run for serving
 DOT_BLOCK = 16384
+SIMILAR_PER_ARTICLE = 20  # nearest articles kept per seed article by the two_tower_similar source
 CONTEXT_TABLES = ("hist", "art_ctx", "band_pop", "pop_list", "pop_wide", "cobuy", "cust_ctx", "cust_all",
                   "cust_pt", "cust_ig", "cust_dep", "cust_col", "cust_prod")
 
@@ -46,7 +50,7 @@ class CandidateConfig:
         n_candidates: the cap per customer after the union (`--candidates`).
         n_inactive: the cap for a customer without a purchase in the window.
         history_days: the window of purchases every source and feature reads.
-        rep_k, sp_k, bt_k, pop_k, rising_k, tt_k: each source's quota per customer.
+        rep_k, sp_k, bt_k, pop_k, rising_k, tt_k, ts_k: each source's quota per customer.
         cobuy_days: the window of the bought-together pairs.
         cobuy_k: partners kept per article in the bought-together table.
     """
@@ -60,6 +64,7 @@ class CandidateConfig:
     pop_k: int = 30
     rising_k: int = 12
     tt_k: int = 30
+    ts_k: int = 20
     cobuy_days: int = 28
     cobuy_k: int = 20
 
@@ -118,6 +123,7 @@ class TwoTowerSource:
                  article_ids: np.ndarray, article_emb: np.ndarray, index: FaissIndex, beta: float = 1.0):
         self.query, self.article_ids, self.article_emb = query, article_ids, article_emb
         self.index, self.beta = index, beta
+        self._similar: dict[str, np.ndarray] | None = None
 
     @classmethod
     def at_cutoff(cls, con: duckdb.DuckDBPyConnection, customer_emb: np.ndarray, article_ids: np.ndarray,
@@ -155,6 +161,30 @@ class TwoTowerSource:
                 "score": scores[valid].astype(np.float64),
                 "rank": np.broadcast_to(np.arange(1, k + 1, dtype=np.int32), ids.shape)[valid]}
 
+    def similar(self, con: duckdb.DuckDBPyConnection, k: int, days: int) -> dict[str, np.ndarray]:
+        """Temp-table rows tt_sim(src, dst, sim, rank): for every article bought in the `days`
+        days up to the context's cut-off (temp table hist), its k nearest recently sold articles
+        by the article embeddings' dot product (itself excluded). Computed once per source: the
+        articles and the cut-off are the same for every block of customers."""
+        if self._similar is None:
+            seeds = np.asarray(con.execute("SELECT DISTINCT article_id FROM hist WHERE age_days < ? "
+                                           "ORDER BY 1", [days]).fetchnumpy()["article_id"], np.int64)
+            k = min(k + 1, self.index.index.ntotal)
+            if len(seeds) == 0 or k == 0:
+                self._similar = {"src": np.zeros(0, np.int32), "dst": np.zeros(0, np.int32),
+                                 "sim": np.zeros(0, np.float64), "rank": np.zeros(0, np.int32)}
+                return self._similar
+            pos = np.clip(np.searchsorted(self.article_ids, seeds), 0, len(self.article_ids) - 1)
+            queries = np.hstack([self.article_emb[pos], np.zeros((len(seeds), 1), np.float32)])
+            scores, ids = self.index.search(queries.astype(np.float32), k)
+            keep = (ids >= 0) & (ids != seeds[:, None])
+            rank = np.cumsum(keep, axis=1)
+            keep &= rank < k
+            self._similar = {"src": np.repeat(seeds, k).reshape(-1, k)[keep].astype(np.int32),
+                             "dst": ids[keep].astype(np.int32), "sim": scores[keep].astype(np.float64),
+                             "rank": rank[keep].astype(np.int32)}
+        return self._similar
+
     def dot(self, customer_idx: np.ndarray, article_id: np.ndarray) -> np.ndarray:
         """The towers' dot product of each (customer, article) pair (NaN: customer unknown)."""
         uniq, inverse = np.unique(np.asarray(customer_idx, np.int64), return_inverse=True)
@@ -180,11 +210,18 @@ def generate(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray, config: C
     """
     set_wanted(con, customer_idx)
     hits = two_tower.hits(customer_idx, config.tt_k) if two_tower else _no_hits()
-    con.register("tt_hits_view", hits)
-    con.execute("CREATE OR REPLACE TEMP TABLE tt_hits AS SELECT * FROM tt_hits_view")
-    con.unregister("tt_hits_view")
+    _temp_table(con, "tt_hits", hits)
+    _temp_table(con, "tt_sim", two_tower.similar(con, SIMILAR_PER_ARTICLE, config.cobuy_days) if two_tower
+                else {"src": np.zeros(0, np.int32), "dst": np.zeros(0, np.int32),
+                      "sim": np.zeros(0, np.float64), "rank": np.zeros(0, np.int32)})
     execute_file(con, "candidates/10_sources.sql", config.params())
     execute_file(con, "candidates/20_collect.sql", config.params())
+
+
+def _temp_table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, np.ndarray]) -> None:
+    con.register(f"{name}_view", columns)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_view")
+    con.unregister(f"{name}_view")
 
 
 def source_recall(con: duckdb.DuckDBPyConnection, truth_pairs: dict[str, np.ndarray],

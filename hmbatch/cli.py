@@ -66,12 +66,18 @@ def build_db(data_dir: Path = typer.Argument(..., help="Folder with the competit
 @command
 def synth(out_dir: Path = typer.Argument(..., help="Folder to write the CSV files into."),
           scale: str = typer.Option("small", help="tiny | small | medium | full"),
-          seed: int = typer.Option(0, help="Random seed; the same seed gives identical files.")) -> None:
+          seed: int = typer.Option(0, help="Random seed; the same seed gives identical files."),
+          collections: float = typer.Option(0.0, help="Strength of the latent collections that "
+                                            "baskets follow (0 = none, the same files as without "
+                                            "the option; 1 = the documented rates; 2 = twice).")) -> None:
     """Write a synthetic H&M world (and its held-out week) in the competition's layout."""
     from hmbatch import output, synth as synth_mod
     if scale not in synth_mod.SCALES:
         raise HmbatchError(f"unknown scale {scale!r}: choose one of {', '.join(synth_mod.SCALES)}")
-    output.synth_summary(synth_mod.generate(out_dir, scale=scale, seed=seed), out_dir)
+    if not collections >= 0:
+        raise HmbatchError(f"--collections must be 0 or more (a strength), not {collections}")
+    output.synth_summary(synth_mod.generate(out_dir, scale=scale, seed=seed,
+                                            collections=collections), out_dir)
 
 
 @command
@@ -83,6 +89,8 @@ def train(holdout_days: int = typer.Option(7, min=0, help="Days at the end kept 
           learning_rate: float = typer.Option(0.005, min=1e-6, max=1.0, help="Adam learning rate."),
           temperature: float = typer.Option(1.0, min=1e-3, help="Softmax temperature of the retrieval loss."),
           customer_id: bool = typer.Option(True, help="Give each customer an id embedding."),
+          half_life_weeks: float = typer.Option(0.0, min=0.0, help="Weeks over which an example's weight "
+                                                "halves, counted back from the cut-off (0 = equal weights)."),
           seed: int = typer.Option(0, help="Random seed."),
           ranker: str = typer.Option("lightgbm", help="lightgbm (the second stage) | none."),
           candidates: Optional[int] = typer.Option(None, "--candidates", min=12, max=300,
@@ -98,17 +106,19 @@ def train(holdout_days: int = typer.Option(7, min=0, help="Days at the end kept 
     from hmbatch import output, ranker as ranker_mod, train as train_mod
     config = train_mod.TrainConfig(holdout_days=holdout_days, weeks=weeks, epochs=epochs, dim=dim,
                                    batch_size=batch_size, learning_rate=learning_rate,
-                                   temperature=temperature, use_customer_id=customer_id, seed=seed)
+                                   temperature=temperature, use_customer_id=customer_id,
+                                   half_life_weeks=half_life_weeks, seed=seed)
     ws = Workspace.resolve(workspace)
     if ranker not in ("lightgbm", "none"):
         raise HmbatchError(f"unknown --ranker {ranker!r}: choose lightgbm or none")
-    steps = []
+    steps, snapshot_weeks = [], 0
     if ranker == "lightgbm":
         ranker_config = ranker_mod.resolve_config(ws, holdout_days, n_candidates=candidates, weeks=ranker_weeks,
                                                   two_tower=ranker_two_tower, seed=seed)
         steps.append(ranker_mod.training_step(ranker_config, output.console.print))
+        snapshot_weeks = ranker_config.weeks if ranker_config.two_tower else 0
     with output.TrainProgress() as progress:
-        run_dir = train_mod.train(ws, config, progress, output.console.print, steps)
+        run_dir = train_mod.train(ws, config, progress, output.console.print, steps, snapshot_weeks)
     output.train_summary(run_dir, json.loads((run_dir / "manifest.json").read_text()))
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hmbatch import candidates, ranker
+from hmbatch import als, candidates, ranker
 from hmbatch.errors import HmbatchError, InputError
 from hmbatch.features import purchases_after
 from hmbatch.metrics import Truth, map_at_k_matrix, recall_matrix
@@ -51,7 +51,8 @@ def rank(chunks: list[Candidates], strategy: str, weights: dict, k: int = 12) ->
 
 
 def baselines(r: Retriever, customers: np.ndarray, k: int = 12) -> dict[str, np.ndarray]:
-    """Lists of the two public baselines for `customers`."""
+    """Lists of the two public baselines for `customers`, and of implicit's ALS with a popularity
+    prior (the yardstick of the two-tower) when `implicit` is installed."""
     best = r.best_sellers(k)
     set_wanted(r.con, customers)
     execute_file(r.con, "serving/baseline_recent.sql", {"cutoff": str(r.cutoff), "days": 28})
@@ -62,7 +63,10 @@ def baselines(r: Retriever, customers: np.ndarray, k: int = 12) -> dict[str, np.
     both = np.concatenate([recent, np.broadcast_to(best, (len(customers), k))], axis=1)
     order = -np.arange(both.shape[1], dtype=np.float64)
     filled, _ = top_distinct(both, np.where(both >= 0, order, -np.inf), k)
-    return {BASELINES[0]: np.broadcast_to(best, (len(customers), k)), BASELINES[1]: filled}
+    out = {BASELINES[0]: np.broadcast_to(best, (len(customers), k)), BASELINES[1]: filled}
+    if als.available():  # the learned yardstick, a development dependency
+        out[als.NAME] = als.recommend(r.con, r.cutoff, customers, k)
+    return out
 
 
 def segments(r: Retriever, customers: np.ndarray) -> np.ndarray:

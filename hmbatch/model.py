@@ -48,6 +48,7 @@ from hmbatch.features import (ARTICLE_CATEGORICAL, ARTICLE_NUMERIC, CUSTOMER_CAT
                               CUSTOMER_NUMERIC, RECENT_ARTICLES, Vocabularies)
 
 CATEGORY_DIM = 16
+HISTORY_HALF = 4.0
 
 
 class LazyAdam(tf.keras.optimizers.Adam):
@@ -95,23 +96,33 @@ def _id_embedding(ids: np.ndarray, dim: int, name: str) -> tf.keras.Sequential:
 
 
 class CustomerTower(tf.keras.Model):
-    """Customer id (unknown ids share the OOV slot), attributes and point-in-time history."""
+    """Customer attributes, point-in-time purchase history and (optionally) a customer id.
 
-    def __init__(self, vocab: Vocabularies, dim: int, use_id: bool = True):
+    The history is pooled over the article tower's own id embedding (shared, not a second table):
+    whatever the article ids learn, say that a collection's articles belong together, carries
+    over to every customer who bought one of them, including customers never seen in training.
+    Recent purchases weigh more (the 8 most recent, halving every `HISTORY_HALF` positions).
+    """
+
+    def __init__(self, vocab: Vocabularies, dim: int, article_ids: tf.keras.layers.Layer,
+                 use_id: bool = True):
         super().__init__(name="customer_tower")
         self.use_id = use_id
-        self.id_embedding = _id_embedding(vocab.customer_ids, dim, "customer_id")
-        self.recent_embedding = _id_embedding(vocab.article_ids, dim, "recent_articles")
+        if use_id:
+            self.id_embedding = _id_embedding(vocab.customer_ids, dim, "customer_id")
+        self.article_ids = article_ids
         self.categories = _category_embeddings(CUSTOMER_CATEGORICAL, vocab.cardinality)
         self.mlp = _mlp(dim, "customer_mlp")
+        self.position_weight = tf.constant(
+            [0.5 ** (i / HISTORY_HALF) for i in range(len(RECENT_ARTICLES))], tf.float32)[None, :, None]
 
     def call(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
         parts = [self.categories[n](features[n]) for n in CUSTOMER_CATEGORICAL]
         parts.append(tf.stack([features[n] for n in CUSTOMER_NUMERIC], axis=1))
         recent = tf.stack([features[n] for n in RECENT_ARTICLES], axis=1)
-        mask = tf.cast(tf.not_equal(recent, 0), tf.float32)[:, :, None]
-        pooled = tf.reduce_sum(self.recent_embedding(recent) * mask, axis=1)
-        parts.append(pooled / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0))
+        mask = tf.cast(tf.not_equal(recent, 0), tf.float32)[:, :, None] * self.position_weight
+        pooled = tf.reduce_sum(self.article_ids(recent) * mask, axis=1)
+        parts.append(pooled / tf.maximum(tf.reduce_sum(mask, axis=1), 1e-3))
         if self.use_id:
             parts.append(self.id_embedding(features["customer_idx"]))
         return self.mlp(tf.concat(parts, axis=1))
@@ -145,14 +156,15 @@ class TwoTower(tfrs.Model):
     def __init__(self, vocab: Vocabularies, dim: int = 64, temperature: float = 1.0,
                  use_customer_id: bool = True):
         super().__init__()
-        self.query_model = CustomerTower(vocab, dim, use_customer_id)
         self.candidate_model = ArticleTower(vocab, dim)
+        self.query_model = CustomerTower(vocab, dim, self.candidate_model.id_embedding, use_customer_id)
         self.task = tfrs.tasks.Retrieval(temperature=temperature, remove_accidental_hits=True)
 
     def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
         return self.task(self.query_model(features), self.candidate_model(features),
                          candidate_sampling_probability=features["sampling_prob"],
-                         candidate_ids=features["article_id"], compute_metrics=False)
+                         candidate_ids=features["article_id"], sample_weight=features.get("weight"),
+                         compute_metrics=False)
 
 
 def embed(tower: tf.keras.Model, columns: dict[str, np.ndarray], batch_size: int = 8192) -> np.ndarray:

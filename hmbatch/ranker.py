@@ -38,7 +38,8 @@ from hmbatch.workspace import on_interrupt, pause_point
 
 FEATURE_SQL = "ranking/features.sql"
 ID_COLUMNS = ("customer_idx", "article_id")
-TT_FEATURES = ("tt_score", "tt_rank", "tt_dot")
+TT_FEATURES = ("tt_score", "tt_rank", "ts_score", "ts_rank", "tt_dot")
+TT_BETA = 1.0  # the two-tower source's popularity weight, the same in the label weeks and at serving
 CHUNK = 20000
 
 
@@ -131,7 +132,7 @@ def week_data(con: duckdb.DuckDBPyConnection, cutoff: dt.date, config: RankerCon
     """Candidates, features and labels of the buyers of the week after `cutoff`.
 
     Args:
-        past: the two-tower that never saw this week (customer_emb, article_ids, article_emb).
+        past: the two-tower as of `cutoff`, which never saw this week (`train.snapshot`).
         sample: keep at most `max_groups_per_week` buyers.
 
     Returns:
@@ -145,7 +146,7 @@ def week_data(con: duckdb.DuckDBPyConnection, cutoff: dt.date, config: RankerCon
         buyers = np.sort(rng.choice(buyers, config.max_groups_per_week, replace=False))
     cand_config = config.candidates()
     candidates.prepare(con, cutoff, cand_config)
-    tt = (TwoTowerSource.at_cutoff(con, past["customer_emb"], past["article_ids"], past["article_emb"])
+    tt = (TwoTowerSource.at_cutoff(con, past["customer_emb"], past["article_ids"], past["article_emb"], TT_BETA)
           if past is not None and config.two_tower else None)
     parts, recall = [], None
     for start in range(0, len(buyers), CHUNK):
@@ -238,36 +239,35 @@ def importance(booster, names: list[str]) -> dict[str, float]:
 
 
 def train_ranker(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date, manifest: dict,
-                 config: RankerConfig, log=print) -> dict:
+                 config: RankerConfig, log=print, snapshots: dict | None = None) -> dict:
     """Trains the ranker for a run being written in `tmp_dir` (its two-tower already exported).
+
+    Args:
+        snapshots: the two-tower as of each label week's cut-off (`train.week_by_week`), which
+            scores that week; required when config.two_tower.
 
     Returns:
         The ranker's manifest (also written to tmp_dir/ranker/ranker.json).
     """
     started = time.perf_counter()
-    past = None
-    first_label_cutoff = cutoff - dt.timedelta(days=7 * config.weeks)
-    if config.two_tower:
-        from hmbatch import train as train_mod
-        log(f"ranker: a two-tower up to {first_label_cutoff}, before the first label week, scores the "
-            "training weeks")
-        past = train_mod.embeddings_at(con, first_label_cutoff, manifest["config"])
+    label_cutoffs = [cutoff - dt.timedelta(days=7 * k) for k in range(1, config.weeks + 1)]
+    if config.two_tower and not all(w in (snapshots or {}) for w in label_cutoffs):
+        raise HmbatchError("the ranker's two-tower needs the two-tower's snapshot at each label week: "
+                           "train them together with `hmbatch train`")
     sets, names, recall = [], None, None
-    for k in range(1, config.weeks + 1):
-        week_cutoff = cutoff - dt.timedelta(days=7 * k)
+    for week_cutoff in label_cutoffs:
         t0 = time.perf_counter()
-        w = week_data(con, week_cutoff, config, past)
+        w = week_data(con, week_cutoff, config, snapshots[week_cutoff] if config.two_tower else None)
         if w["label"] is None:
             raise HmbatchError(f"nobody bought anything in the week after {week_cutoff}: use fewer "
                                "--ranker-weeks, or --ranker none")
         names = names or feature_names(w["cols"], config.two_tower)
         recall = recall or w["recall"]
-        sets.append(training_set(w, names, config, config.seed + k - 1))
+        sets.append(training_set(w, names, config, config.seed + len(sets)))
         log(f"ranker: label week after {week_cutoff}: {len(w['buyers']):,} buyers, "
             f"{len(w['label']):,} candidates, {int(w['label'].sum()):,} bought "
             f"({time.perf_counter() - t0:.1f} s)")
         del w
-    del past  # the past two-tower's embeddings are no longer needed
     feature_s = time.perf_counter() - started
     booster, figures = fit(sets, names, config, log)
     folder = tmp_dir / "ranker"
@@ -278,7 +278,9 @@ def train_ranker(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date,
     info = {"config": dataclasses.asdict(config), "candidates": config.candidates().params(),
             "features": names, "feature_importance": importance(booster, names),
             "label_weeks": [str(cutoff - dt.timedelta(days=7 * k)) for k in range(1, config.weeks + 1)],
-            "two_tower_cutoff": str(first_label_cutoff) if config.two_tower else None,
+            "two_tower": ({"scored_by": "the two-tower carried week by week: each label week by its "
+                                        "snapshot as of the week's cut-off", "beta": TT_BETA}
+                          if config.two_tower else None),
             "training_recall": recall,
             "figures": {**figures, "feature_seconds": round(feature_s, 2),
                         "seconds": round(time.perf_counter() - started, 2)}}
@@ -305,8 +307,9 @@ def resolve_config(ws, holdout_days: int, **explicit) -> RankerConfig:
 def training_step(config: RankerConfig, log=print):
     """The ranker as a step of `train.train`: trained into the run folder before it is moved."""
 
-    def step(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date, manifest: dict):
-        info = train_ranker(tmp_dir, con, cutoff, manifest, config, log)
+    def step(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date, manifest: dict,
+             snapshots: dict):
+        info = train_ranker(tmp_dir, con, cutoff, manifest, config, log, snapshots)
         return "ranker", info
 
     return step
@@ -324,8 +327,9 @@ class Ranker:
         self.names = self.info["features"]
         self.config = CandidateConfig(**self.info["candidates"])
         candidates.attach_context(r.con, folder / "context")
-        self.two_tower = (TwoTowerSource(r.embeddings, r.article_ids, r.vectors[:, :r.dim], r.recent,
-                                         r.weights.get("beta", 1.0))
+        # the popularity weight the label weeks were scored with, not the blend's tuned one
+        beta = (self.info.get("two_tower") or {}).get("beta", TT_BETA)
+        self.two_tower = (TwoTowerSource(r.embeddings, r.article_ids, r.vectors[:, :r.dim], r.recent, beta)
                           if self.info["config"]["two_tower"] else None)
 
     @staticmethod

@@ -18,6 +18,7 @@ import numpy as np
 
 from hmbatch.api import default_strategy
 from hmbatch.errors import HmbatchError
+from hmbatch.evaluate import BASELINES
 from hmbatch.features import purchases_after
 from hmbatch.query import describe, query
 from hmbatch.retrieve import REPURCHASE_DAYS, STRATEGIES, Retriever, age_group, set_wanted
@@ -66,11 +67,11 @@ def evaluation_sections(evaluation: dict | None) -> list[Section]:
     _layout(fig, f"MAP@12 and recall@12 on the held-out week ({evaluation['buyers']:,} buyers)",
             "strategy (grey: public baselines)", "score (plain: MAP@12, hatched: recall@12)", 460)
     best = max((n for n in names if not n.startswith("baseline")), key=lambda n: results[n]["map@12"])
-    base = max((n for n in names if n.startswith("baseline")), key=lambda n: results[n]["map@12"], default=None)
+    base = max((n for n in names if n in BASELINES), key=lambda n: results[n]["map@12"], default=None)
     reading = f"Best strategy: {best}, MAP@12 {results[best]['map@12']:.4f}"
     if base:
         gain = results[best]["map@12"] / max(results[base]["map@12"], 1e-12) - 1
-        reading += f", {gain:+.0%} against the better baseline ({base}, {results[base]['map@12']:.4f})."
+        reading += f", {gain:+.0%} against the better simple baseline ({base}, {results[base]['map@12']:.4f})."
     segs = sorted({s for r in results.values() for s in r["segments"]})
     seg_fig = go.Figure([go.Bar(name=n, x=[f"{s} ({_buyers(results, s):,})" for s in segs],
                                 y=[results[n]["segments"].get(s, {}).get("map@12") for s in segs]) for n in names])

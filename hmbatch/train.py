@@ -39,6 +39,10 @@ class TrainConfig:
         temperature: softmax temperature of the retrieval loss.
         use_customer_id: whether the customer tower has a per-customer id embedding.
         recent_days: articles sold in this many days before the cut-off form the "recent" index.
+        continue_weeks: weeks of examples each weekly continuation trains on (one epoch): the
+            model seen up to one label week is carried to the next by these steps.
+        half_life_weeks: an example's weight halves every this many weeks before the cut-off
+            (0: every week weighs the same).
         seed: random seed (same seed, same machine: same model).
     """
 
@@ -51,6 +55,8 @@ class TrainConfig:
     temperature: float = 1.0
     use_customer_id: bool = True
     recent_days: int = 28
+    continue_weeks: int = 4
+    half_life_weeks: float = 0.0
     seed: int = 0
 
 
@@ -68,6 +74,15 @@ def sampling_probability(article_ids: np.ndarray) -> np.ndarray:
     return (counts[inverse] / len(article_ids)).astype(np.float32)
 
 
+def recency_weight(asof: np.ndarray, half_life_weeks: float) -> np.ndarray:
+    """Each example's weight, 0.5 ** (weeks before the latest week / half-life), mean 1."""
+    if half_life_weeks <= 0 or len(asof) == 0:
+        return np.ones(len(asof), np.float32)
+    weeks = (asof.max() - asof).astype("timedelta64[D]").astype(np.float64) / 7
+    weight = 0.5 ** (weeks / half_life_weeks)
+    return (weight / weight.mean()).astype(np.float32)
+
+
 def _multi_step(tf, model):
     """A graph function that runs several training steps per Python call (less overhead)."""
 
@@ -81,14 +96,21 @@ def _multi_step(tf, model):
     return run_steps
 
 
-def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=None):
+def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=None, model=None,
+        epochs: int | None = None, stage: int = 0):
     """Trains the two-tower model on `examples` (emptied on the way to save memory).
+
+    Args:
+        model: a model to continue training (its weights and optimiser state), else a new one.
+        epochs: passes over the examples (default: config.epochs).
+        stage: which training of a run this is (0: the first); seeds each stage's shuffles.
 
     Returns:
         (model, figures of each epoch).
     """
-    model_mod, tf = _tf_setup(config.seed)
+    model_mod, tf = _tf_setup(config.seed + stage)
     examples["sampling_prob"] = sampling_probability(examples["article_id"])
+    examples["weight"] = recency_weight(examples.pop("asof_date"), config.half_life_weeks)
     n = len(examples["article_id"])
     tensors = {}
     for name in list(examples):
@@ -98,17 +120,18 @@ def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=No
 
     def epoch_data(epoch: int):
         # Shuffle positions, not rows: a shuffle buffer of millions of dict elements costs many GB.
-        order = np.random.default_rng([config.seed, epoch]).permutation(n)
+        order = np.random.default_rng([config.seed, stage, epoch]).permutation(n)
         return (tf.data.Dataset.from_tensor_slices(order).batch(config.batch_size)
                 .map(lambda rows: {k: tf.gather(t, rows) for k, t in tensors.items()})
                 .prefetch(2))
 
-    model = model_mod.TwoTower(vocab, config.dim, config.temperature, config.use_customer_id)
-    model.compile(optimizer=model_mod.LazyAdam(learning_rate=config.learning_rate))
+    if model is None:
+        model = model_mod.TwoTower(vocab, config.dim, config.temperature, config.use_customer_id)
+        model.compile(optimizer=model_mod.LazyAdam(learning_rate=config.learning_rate))
     steps = -(-n // config.batch_size)
     run_steps = _multi_step(tf, model)
     figures = []
-    for epoch in range(config.epochs):
+    for epoch in range(config.epochs if epochs is None else epochs):
         started, done, losses = time.perf_counter(), 0, []
         iterator = iter(epoch_data(epoch))
         while done < steps:
@@ -121,7 +144,7 @@ def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=No
                 rate = min(done * config.batch_size, n) / (time.perf_counter() - started)
                 progress(epoch, done, steps, np.mean(losses[-5:]) / config.batch_size, rate)
         seconds = time.perf_counter() - started
-        figures.append({"epoch": epoch + 1, "loss": float(np.mean(losses)) / config.batch_size,
+        figures.append({"stage": stage, "epoch": epoch + 1, "examples": n, "loss": float(np.mean(losses)) / config.batch_size,
                         "seconds": round(seconds, 2), "examples_per_s": round(n / seconds, 1)})
         if not np.isfinite(figures[-1]["loss"]):
             raise HmbatchError("training diverged (loss is NaN): retry with a lower --learning-rate")
@@ -189,29 +212,59 @@ def previous_blend(ws: Workspace) -> dict | None:
     return manifest.get("blend")
 
 
-def embeddings_at(con, cutoff: dt.date, options: dict, progress=None) -> dict[str, np.ndarray]:
-    """Trains a two-tower with a run's options on the weeks up to `cutoff` only and returns its
-    embeddings as of the day after: what scores a past week without having seen it.
+def snapshot(model, con, cutoff: dt.date, config: TrainConfig, folder: Path) -> dict[str, np.ndarray]:
+    """The model's embeddings as of the day after `cutoff`, saved in `folder` and returned
+    memory-mapped: what scores the week after `cutoff` with a model that has not seen it.
 
     Returns:
         {"customer_emb": (customers, dim) by customer_idx, "article_ids": sorted ids,
          "article_emb": (articles, dim)}.
     """
     from hmbatch import model as model_mod
-    config = TrainConfig(**{**options, "holdout_days": 0})
-    examples = features.training_examples(con, cutoff, config.weeks)
-    if len(examples["article_id"]) == 0:
-        raise HmbatchError(f"no purchases in the {config.weeks} weeks up to {cutoff}: "
-                           "use fewer --ranker-weeks")
-    vocab = features.vocabularies(con, examples)
-    model, _ = fit(config, examples, vocab, progress)
     asof = cutoff + dt.timedelta(days=1)
     arts = features.article_features_at(con, asof)
     custs = features.customer_features_at(con, asof)
-    return {"article_ids": arts["article_id"].astype(np.int64),
-            "article_emb": check_finite_array(model_mod.embed(model.candidate_model, arts), "article"),
-            "customer_emb": check_finite_array(model_mod.embed(model.query_model, custs), "customer")
-            / config.temperature}
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {"article_ids": arts["article_id"].astype(np.int64),
+              "article_emb": check_finite_array(model_mod.embed(model.candidate_model, arts), "article"),
+              "customer_emb": check_finite_array(model_mod.embed(model.query_model, custs), "customer")
+              / config.temperature}
+    for name, values in arrays.items():
+        np.save(folder / f"{name}.npy", values)
+    return {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in arrays}
+
+
+def week_by_week(config: TrainConfig, con, cutoff: dt.date, label_weeks: int, folder: Path,
+                 progress=None, log=print):
+    """Trains up to the first of the `label_weeks` weeks before `cutoff`, then carries the model
+    one week at a time to `cutoff`: before each week it is snapshotted (it has seen everything up
+    to that week and nothing after), then trained one epoch on the `continue_weeks` weeks up to
+    the week's end. The last step's model is the one served, so the weeks the ranker learns from
+    and the week it serves are scored by equally fresh models. With label_weeks = 0 this is one
+    plain training up to `cutoff`.
+
+    Returns:
+        (model, vocabularies, figures of every epoch, {label week cut-off: snapshot}).
+    """
+    first = cutoff - dt.timedelta(days=7 * label_weeks)
+    examples = features.training_examples(con, first, config.weeks)
+    if len(examples["article_id"]) == 0:
+        raise HmbatchError(f"no purchases in the {config.weeks} weeks up to {first}: use a larger "
+                           "--weeks, a smaller --holdout-days or fewer --ranker-weeks")
+    log(f"{len(examples['article_id']):,} training examples from {config.weeks} weeks up to {first}")
+    vocab = features.vocabularies(con, examples)
+    model, epochs = fit(config, examples, vocab, progress)
+    snapshots = {}
+    for stage in range(1, label_weeks + 1):
+        week = first + dt.timedelta(days=7 * (stage - 1))
+        snapshots[week] = snapshot(model, con, week, config, folder / str(week))
+        examples = features.training_examples(con, week + dt.timedelta(days=7), config.continue_weeks)
+        log(f"two-tower: snapshot as of {week}; continuing on {len(examples['article_id']):,} examples "
+            f"of the {config.continue_weeks} weeks up to {week + dt.timedelta(days=7)}")
+        shifted = (lambda epoch, *rest, at=len(epochs): progress(at + epoch, *rest)) if progress else None
+        model, more = fit(config, examples, vocab, shifted, model, epochs=1, stage=stage)
+        epochs += more
+    return model, vocab, epochs, snapshots
 
 
 def check_finite_array(vectors: np.ndarray, what: str) -> np.ndarray:
@@ -219,7 +272,8 @@ def check_finite_array(vectors: np.ndarray, what: str) -> np.ndarray:
     return check_finite(vectors, what).astype(np.float32)
 
 
-def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_steps=()) -> Path:
+def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_steps=(),
+          snapshot_weeks: int = 0) -> Path:
     """Trains a model on the workspace's database and makes it current.
 
     Args:
@@ -228,8 +282,11 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
         progress: optional callback(epoch, step, steps, loss, examples_per_s) for a progress bar.
         log: where one-line notes go.
         extra_steps: later stages trained in the same run (the ranker): each is called as
-            step(run_tmp_dir, con, cutoff, manifest) -> (manifest key, figures) before the run is
-            moved into place, so an interrupted or failed step leaves the current model as it was.
+            step(run_tmp_dir, con, cutoff, manifest, snapshots) -> (manifest key, figures) before
+            the run is moved into place, so an interrupted or failed step leaves the current model
+            as it was.
+        snapshot_weeks: label weeks before the cut-off whose two-tower snapshots the steps need
+            (`week_by_week`); 0: one plain training.
 
     Returns:
         The new run folder.
@@ -244,19 +301,12 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
         meta = read_meta(con)
         cutoff, last = features.dates(con, config.holdout_days)
         started = time.perf_counter()
-        examples = features.training_examples(con, cutoff, config.weeks)
-        n_examples = len(examples["article_id"])
-        if n_examples == 0:
-            raise HmbatchError(f"no purchases in the {config.weeks} weeks up to {cutoff}: "
-                               "use a larger --weeks or a smaller --holdout-days")
-        feature_s = time.perf_counter() - started
-        log(f"{n_examples:,} training examples from {config.weeks} weeks up to "
-            f"{cutoff} ({feature_s:.1f} s)")
-        vocab = features.vocabularies(con, examples)
-        model, epochs = fit(config, examples, vocab, progress)
         tmp = ws.tmp_path("train")
         try:
             tmp.mkdir(parents=True)
+            model, vocab, epochs, snapshots = week_by_week(config, con, cutoff, snapshot_weeks,
+                                                           tmp / "two_tower_weeks", progress, log)
+            train_s = time.perf_counter() - started
             sizes = export(tmp, model, con, cutoff + dt.timedelta(days=1), config,
                            {"cutoff": str(cutoff), "fingerprint": meta["fingerprint"],
                             "options": dataclasses.asdict(config)})
@@ -265,8 +315,8 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
             manifest = {
                 "config": dataclasses.asdict(config), "cutoff": str(cutoff), "last_date": str(last),
                 "fingerprint": meta["fingerprint"], "created": dt.datetime.now().isoformat(timespec="seconds"),
-                "training": {"examples": n_examples, "feature_seconds": round(feature_s, 2),
-                             "epochs": epochs, **sizes},
+                "training": {"examples": epochs[0]["examples"], "seconds": round(train_s, 2),
+                             "epochs": epochs, "snapshots": [str(w) for w in snapshots], **sizes},
                 "blend": previous_blend(ws) if config.holdout_days == 0 else None,
             }
             if config.holdout_days > 0:
@@ -276,8 +326,10 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
                 model_mod.tf.keras.backend.clear_session()
                 gc.collect()
             for step in extra_steps:
-                key, figures = step(tmp, con, cutoff, manifest)
+                key, figures = step(tmp, con, cutoff, manifest, snapshots)
                 manifest[key] = figures
+            del snapshots
+            remove_path(tmp / "two_tower_weeks")
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2))
             run_dir = ws.models_dir / _run_name(config)
             os.replace(tmp, run_dir)

@@ -20,7 +20,7 @@ LAYERS = [
     ["data"],                      # raw CSV / Parquet -> DuckDB (sql/0*_*.sql)
     ["features"],                  # point-in-time features (sql/features/)
     ["index"],                     # FAISS interface and its exact twin
-    ["model", "train"],            # the TFRS two-tower and its training, exporting the index
+    ["model", "train", "als"],     # the TFRS two-tower and its training, exporting the index; ALS, its yardstick
     ["candidates", "retrieve"],    # candidate sources (sql/candidates/, FAISS) and their scores
     ["ranker"],                    # ranking features (sql/ranking/) and the LightGBM ranker
     ["query", "submit", "evaluate", "engine"],  # lists for one customer, every customer, the held-out week

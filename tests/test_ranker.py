@@ -72,7 +72,7 @@ def world(tmp_path_factory):
     invoke("synth", data, "--scale", "tiny", "--seed", "1")
     expected = plant_rebuyers(data)
     invoke("build-db", data, "--workspace", ws)
-    invoke("train", "--workspace", ws, "--epochs", "1", "--dim", "16", "--no-ranker-two-tower")
+    invoke("train", "--workspace", ws, "--epochs", "1", "--dim", "16", "--ranker-weeks", "3")
     return {"data": data, "ws": ws, "expected": expected}
 
 
@@ -114,19 +114,33 @@ def test_labels_are_the_weeks_purchases(world):
     con.close()
 
 
-def features_at(ws: Path, cutoff: dt.date, customers: np.ndarray) -> dict[str, np.ndarray]:
+def features_at(ws: Path, cutoff: dt.date, customers: np.ndarray, snap: dict | None = None) -> dict[str, np.ndarray]:
     con = connect_read_only(Workspace(ws))
     config = candidates.CandidateConfig()
     candidates.prepare(con, cutoff, config)
-    cols = ranker.features_of(con, customers, config, None)
+    tt = (candidates.TwoTowerSource.at_cutoff(con, snap["customer_emb"], snap["article_ids"], snap["article_emb"])
+          if snap else None)
+    cols = ranker.features_of(con, customers, config, tt)
     con.close()
     return cols
 
 
+OPTIONS = {"weeks": 4, "epochs": 1, "dim": 8, "batch_size": 256, "continue_weeks": 2}
+
+
+def snapshots_of(ws: Path, end: dt.date, label_weeks: int, folder: Path) -> dict:
+    """The two-tower carried week by week to `end`, snapshotted before each of its last weeks."""
+    from hmbatch import train
+    con = connect_read_only(Workspace(ws))
+    config = train.TrainConfig(holdout_days=0, **OPTIONS)
+    _, _, _, snaps = train.week_by_week(config, con, end, label_weeks, folder, log=lambda *_: None)
+    con.close()
+    return snaps
+
+
 def test_no_leakage_from_a_planted_future_purchase(world, tmp_path):
     """Purchases dated after a cut-off change no candidate and no feature of that cut-off, the
-    two-tower trained up to it included."""
-    from hmbatch import train
+    two-tower's snapshot at it (carried week by week) and its two sources and features included."""
     data = tmp_path / "data"
     shutil.copytree(world["data"], data)
     rows = read_rows(data / "transactions_train.csv")[1:]
@@ -141,36 +155,54 @@ def test_no_leakage_from_a_planted_future_purchase(world, tmp_path):
     active = np.array([c for (c,) in con.execute(
         "SELECT DISTINCT customer_idx FROM transactions WHERE t_dat <= ? ORDER BY 1", [cutoff]).fetchall()])
     con.close()
-    before = features_at(world["ws"], cutoff, active)
-    after = features_at(tmp_path / "ws", cutoff, active)
+    # the snapshot at `cutoff` is taken before the model continues into the planted week
+    snaps = [snapshots_of(ws, cutoff + dt.timedelta(days=14), 2, tmp_path / name)[cutoff]
+             for ws, name in ((world["ws"], "before"), (tmp_path / "ws", "after"))]
+    for name in ("customer_emb", "article_emb", "article_ids"):
+        np.testing.assert_array_equal(snaps[0][name], snaps[1][name], err_msg=name)
+    before = features_at(world["ws"], cutoff, active, snaps[0])
+    after = features_at(tmp_path / "ws", cutoff, active, snaps[1])
     assert before.keys() == after.keys() and len(before["article_id"]) > 0
+    assert np.isfinite(before["tt_dot"]).any() and np.isfinite(before["ts_rank"]).any()
     for name in before:
         np.testing.assert_array_equal(before[name], after[name], err_msg=name)
-    options = {"weeks": 4, "epochs": 1, "dim": 8, "batch_size": 256, "learning_rate": 0.005,
-               "temperature": 1.0, "use_customer_id": True, "recent_days": 28, "seed": 0}
-    embeddings = []
-    for ws in (world["ws"], tmp_path / "ws"):
-        con = connect_read_only(Workspace(ws))
-        embeddings.append(train.embeddings_at(con, cutoff, options))
-        con.close()
-    for name in ("customer_emb", "article_emb", "article_ids"):
-        np.testing.assert_array_equal(embeddings[0][name], embeddings[1][name], err_msg=name)
 
 
-def test_ranker_training_is_deterministic(world, tmp_path):
+def test_snapshots_follow_the_weeks(world, tmp_path):
+    """Each label week gets its own snapshot, taken before the model trains on that week: the
+    carried model moves between snapshots."""
+    con = connect_read_only(Workspace(world["ws"]))
+    last = con.execute("SELECT max(t_dat) FROM transactions").fetchone()[0]
+    con.close()
+    snaps = snapshots_of(world["ws"], last, 2, tmp_path)
+    assert sorted(snaps) == [last - dt.timedelta(days=14), last - dt.timedelta(days=7)]
+    first, second = (snaps[w]["article_emb"] for w in sorted(snaps))
+    assert first.shape == second.shape and not np.array_equal(first, second)
+
+
+@pytest.mark.parametrize("two_tower", [True, False])
+def test_ranker_training_is_deterministic(world, tmp_path, two_tower):
     con = connect_read_only(Workspace(world["ws"]))
     run = current_run(world["ws"])
     manifest = json.loads((run / "manifest.json").read_text())
     cutoff = dt.date.fromisoformat(manifest["cutoff"])
-    config = ranker.RankerConfig(two_tower=False, weeks=3)
+    con.close()
+    snaps = snapshots_of(world["ws"], cutoff, 3, tmp_path / "snaps") if two_tower else None
+    con = connect_read_only(Workspace(world["ws"]))
+    config = ranker.RankerConfig(two_tower=two_tower, weeks=3)
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        ranker.train_ranker(tmp_path / name, con, cutoff, manifest, config, log=lambda *_: None)
+        ranker.train_ranker(tmp_path / name, con, cutoff, manifest, config, log=lambda *_: None, snapshots=snaps)
     con.close()
     assert (tmp_path / "a" / "ranker" / "model.txt").read_bytes() == (tmp_path / "b" / "ranker" / "model.txt").read_bytes()
+    names = json.loads((tmp_path / "a" / "ranker" / "ranker.json").read_text())["features"]
+    assert ("tt_dot" in names and "ts_rank" in names) == two_tower
 
 
 def test_query_equals_submit_for_the_ranker(world, tmp_path):
+    """The ranker with its two-tower sources and features (the world's run has them on)."""
+    info = json.loads((current_run(world["ws"]) / "ranker" / "ranker.json").read_text())
+    assert "tt_dot" in info["features"] and info["two_tower"]["beta"] == ranker.TT_BETA
     out = tmp_path / "sub.csv"
     invoke("submit", "--out", out, "--workspace", world["ws"])
     lines = {r[0]: r[1].split() for r in read_rows(out)[1:]}

@@ -2,7 +2,8 @@
 -- wanted(customer_idx, band), all in one shape src(customer_idx, article_id, source, score, rank),
 -- (the popular sources, the same for every customer of an age band, are pop_wide of the context)
 -- from the context of 00_context.sql (rows up to the cut-off only). The two-tower's proposals
--- come from FAISS as temp table tt_hits(customer_idx, article_id, score, rank). Sums of floats are
+-- come from FAISS as temp table tt_hits(customer_idx, article_id, score, rank), and its article
+-- neighbours as tt_sim(src, dst, sim, rank) (two_tower_similar). Sums of floats are
 -- rounded to 9 decimals: DuckDB adds in parallel, in an order that varies from run to run.
 CREATE OR REPLACE TEMP TABLE src AS
 WITH rep AS (
@@ -25,6 +26,11 @@ WITH rep AS (
     SELECT m.customer_idx, c.dst AS article_id, round(sum(c.conf * exp(-m.age_days / 14.0)), 9) AS score
     FROM mine m JOIN cobuy c ON c.src = m.article_id
     GROUP BY m.customer_idx, c.dst
+), alike AS (
+    SELECT m.customer_idx, s.dst AS article_id,
+           round(sum(exp(-m.age_days / 14.0) / sqrt(s.rank)), 9) AS score
+    FROM mine m JOIN tt_sim s ON s.src = m.article_id
+    GROUP BY m.customer_idx, s.dst
 )
 SELECT customer_idx, article_id, 'repurchase' AS source, score,
        CAST(row_number() OVER (PARTITION BY customer_idx ORDER BY score DESC, last_age, article_id) AS INTEGER) AS rank
@@ -37,5 +43,9 @@ UNION ALL
 SELECT customer_idx, article_id, 'bought_together', score,
        CAST(row_number() OVER (PARTITION BY customer_idx ORDER BY score DESC, article_id) AS INTEGER) AS rank
 FROM together QUALIFY rank <= $bt_k
+UNION ALL
+SELECT customer_idx, article_id, 'two_tower_similar', score,
+       CAST(row_number() OVER (PARTITION BY customer_idx ORDER BY score DESC, article_id) AS INTEGER) AS rank
+FROM alike QUALIFY rank <= $ts_k
 UNION ALL
 SELECT customer_idx, article_id, 'two_tower', score, rank FROM tt_hits;
