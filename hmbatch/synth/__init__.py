@@ -4,11 +4,14 @@ The generator is calibrated on the real aggregates and samples (``hmbatch/synth/
 from ``shared/hm-reference``): category, colour, age and channel shares, the daily curve, price
 levels, and behaviour (heavy-tailed activity, baskets, repurchase, persistent personal taste
 linked to age). It also writes the 7 days after the training data as
-``heldout_transactions.csv``, the "true future" for offline evaluation.
+``heldout_transactions.csv``, the "true future" for offline evaluation. With ``collections`` > 0,
+baskets also follow latent collections that no metadata column names (``collection.py``,
+``outfits.py``).
 
 Typical use::
 
     summary = generate(Path("demo-data"), scale="small", seed=0)
+    summary = generate(Path("demo-data-c1"), scale="small", seed=0, collections=1.0)
 """
 
 from __future__ import annotations
@@ -63,7 +66,8 @@ def _quiet(_: str) -> None:
 
 def generate(out_dir: Path, scale: str | Scale = "small", seed: int = 0,
              progress: Callable[[str], None] | None = None,
-             inspect: Callable[[World], None] | None = None) -> dict:
+             inspect: Callable[[World], None] | None = None,
+             collections: float = 0.0) -> dict:
     """Generate the five competition-shaped CSV files into ``out_dir``.
 
     The files are written into a temporary folder next to ``out_dir`` and moved into place at
@@ -76,17 +80,21 @@ def generate(out_dir: Path, scale: str | Scale = "small", seed: int = 0,
       progress: optional callback receiving short status messages.
       inspect: optional callback given the simulated world before it is written (the oracle
         benchmark scores the hidden tastes there without simulating twice).
+      collections: strength of the latent collections (``collection.py``, ``outfits.py``):
+        0 = none (the same files as without the option), 1 = the documented rates, 2 = twice.
 
     Returns:
       Summary: articles, customers, transactions, heldout_transactions, first_date, last_date,
-      heldout_start, heldout_end, seconds, scale, seed.
+      heldout_start, heldout_end, seconds, scale, seed, collections.
 
     Raises:
-      ValueError: if ``scale`` is not a known scale name.
+      ValueError: if ``scale`` is not a known scale name or ``collections`` is negative.
     """
     spec = scale if isinstance(scale, Scale) else SCALES.get(scale)
     if spec is None:
         raise ValueError(f"unknown scale {scale!r}: choose one of {', '.join(SCALES)}")
+    if not collections >= 0:
+        raise ValueError(f"collections must be a strength >= 0, not {collections!r}")
     say, start = progress or _quiet, time.perf_counter()
     out_dir = Path(out_dir).resolve()
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
@@ -94,23 +102,26 @@ def generate(out_dir: Path, scale: str | Scale = "small", seed: int = 0,
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        summary = _generate_into(tmp, spec, seed, say, inspect)
+        summary = _generate_into(tmp, spec, seed, say, inspect, float(collections))
         _replace_dir(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     summary.update(seconds=round(time.perf_counter() - start, 2),
-                   scale=scale if isinstance(scale, str) else "custom", seed=seed)
+                   scale=scale if isinstance(scale, str) else "custom", seed=seed,
+                   collections=float(collections))
     say(f"done in {summary['seconds']:.1f} s")
     return summary
 
 
 def _generate_into(folder: Path, spec: Scale, seed: int, say: Callable[[str], None],
-                   inspect: Callable[[World], None] | None = None) -> dict:
+                   inspect: Callable[[World], None] | None = None,
+                   collections: float = 0.0) -> dict:
     """Simulate and write every file into ``folder``; return the summary."""
     tables, con = load_tables(), connect()
     salt = f"hmbatch-synth:{seed}"
     world = simulate(np.random.default_rng(seed), tables, spec.customers, spec.articles,
-                     spec.rows, spec.days, lambda n: customer_rank(con, n, salt), say)
+                     spec.rows, spec.days, lambda n: customer_rank(con, n, salt), say,
+                     collections)
     if inspect is not None:
         inspect(world)
     cal, rows = world.calendar, world.rows

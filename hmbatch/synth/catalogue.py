@@ -48,6 +48,8 @@ class Catalogue:
     markdown_age: np.ndarray  # int32 age in weeks from which the article is marked down
     markdown_price: np.ndarray  # float64
     style: np.ndarray  # float32 (n, STYLE_DIM) latent style, mostly shared by colour variants
+    collection: np.ndarray | None = None  # int32 latent collection (collection.py), hidden
+    line: np.ndarray | None = None  # int32 latent line (family of collections), hidden
 
     @property
     def size(self) -> int:
@@ -201,4 +203,4 @@ def build_catalogue(rng: np.random.Generator, tables: Tables, n_articles: int,
         markdown_age=np.ceil(tau * rng.uniform(1.0, 3.0, n)).astype(np.int32),
         markdown_price=snap_price(price * cut))
     order = np.argsort(ids, kind="stable")
-    return Catalogue(**{k: v[order] for k, v in cat.__dict__.items()})
+    return Catalogue(**{k: v[order] for k, v in cat.__dict__.items() if v is not None})

@@ -37,6 +37,7 @@ class Customers:
     colour_pref: np.ndarray  # int32 preferred perceived colour master
     style: np.ndarray  # float32 (n, STYLE_DIM) unit vector: persona style plus own twist
     favourites: np.ndarray | None = None  # int32 (n, FAVOURITES) templates
+    lines: np.ndarray | None = None  # int32 (n, MAX_LINES) favoured latent lines, -1 = none
 
     @property
     def size(self) -> int:

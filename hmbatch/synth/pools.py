@@ -51,15 +51,24 @@ class Pools:
         return out
 
 
-def build_pools(cat: Catalogue, n_weeks: int, segment_of: np.ndarray) -> Pools:
-    """Expand every article over the weeks it is on sale and build both sampling tables."""
+def live_entries(cat: Catalogue, n_weeks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (article, week) pair of an article on sale, with its weight that week.
+
+    Returns:
+      (article index, week, popularity times life-cycle weight), grouped by article.
+    """
     start = np.maximum(cat.launch, 0)
     stop = np.minimum(cat.launch + cat.life, n_weeks)
     span = np.maximum(stop - start, 0)
     art = np.repeat(np.arange(cat.size), span)
     offset = np.arange(len(art)) - np.repeat(np.cumsum(span) - span, span)
     week = np.repeat(start, span) + offset
-    weight = cat.pop[art] * cat.curve((week - cat.launch[art]).astype(np.float64), art)
+    return art, week, cat.pop[art] * cat.curve((week - cat.launch[art]).astype(np.float64), art)
+
+
+def build_pools(cat: Catalogue, n_weeks: int, segment_of: np.ndarray) -> Pools:
+    """Expand every article over the weeks it is on sale and build both sampling tables."""
+    art, week, weight = live_entries(cat, n_weeks)
     n_seg, n_tmpl = int(segment_of.max()) + 1, len(segment_of)
     tmpl = cat.template[art]
     return Pools(

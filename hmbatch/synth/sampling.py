@@ -70,6 +70,37 @@ def grouped_cdf(groups: np.ndarray, weights: np.ndarray, items: np.ndarray,
     return GroupedCdf(keys=keys, starts=starts, items=items)
 
 
+@dataclass(frozen=True)
+class KeyedCdf:
+    """A GroupedCdf whose groups are sparse int64 keys: only keys with items are stored.
+
+    Attributes:
+      keys: the distinct group keys, sorted.
+      cdf: their cumulative weights (group i stands for ``keys[i]``).
+      total: total weight of each group.
+    """
+
+    keys: np.ndarray
+    cdf: GroupedCdf
+    total: np.ndarray
+
+    def find(self, key: np.ndarray) -> np.ndarray:
+        """Group number of each key, or -1 where the key has no item."""
+        if not len(self.keys):
+            return np.full(np.shape(key), -1, dtype=np.int64)
+        pos = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+        return np.where(self.keys[pos] == key, pos, -1)
+
+
+def keyed_cdf(keys: np.ndarray, weights: np.ndarray, items: np.ndarray) -> KeyedCdf:
+    """Build a KeyedCdf from (key, weight, item) triples in any order (zero weights dropped)."""
+    keep = weights > 0
+    distinct, group = np.unique(keys[keep], return_inverse=True)
+    return KeyedCdf(keys=distinct,
+                    cdf=grouped_cdf(group, weights[keep], items[keep], len(distinct)),
+                    total=np.bincount(group, weights[keep], len(distinct)))
+
+
 def dense_cdf(probs: np.ndarray) -> GroupedCdf:
     """GroupedCdf of a (n_groups, n_items) matrix of weights; items are column numbers."""
     n_groups, n_items = probs.shape

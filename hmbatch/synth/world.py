@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from hmbatch.synth.catalogue import Catalogue, build_catalogue
+from hmbatch.synth.collection import add_collections
 from hmbatch.synth.customers import FAVOURITES, Customers, build_customers
+from hmbatch.synth.outfits import follow_collections
 from hmbatch.synth.pools import Pools, build_pools, row_prices
 from hmbatch.synth.repeat import EXTRA_UNIT, basket_siblings, rebuy, redraw_accidents, units
 from hmbatch.synth.sales import (MEAN_BASKET, Visits, make_visits, pick_articles,
@@ -71,6 +73,7 @@ class World:
     catalogue: Catalogue
     customers: Customers
     rows: dict[str, np.ndarray]  # day, cust, art (article_id), price, ch; in file order
+    collections: float = 0.0  # strength of the latent collections (collection.py, outfits.py)
 
 
 def colour_masters(tables: Tables) -> tuple[np.ndarray, np.ndarray]:
@@ -80,7 +83,7 @@ def colour_masters(tables: Tables) -> tuple[np.ndarray, np.ndarray]:
     return master, share / share.sum()
 
 
-def _segments(tables: Tables) -> np.ndarray:
+def segments(tables: Tables) -> np.ndarray:
     """Segment (index group, product group) of each template."""
     pairs = [f"{i}|{p}" for i, p in zip(tables.templates["index_group_name"],
                                         tables.templates["product_group_name"])]
@@ -101,7 +104,7 @@ def _tastes(rng: np.random.Generator, tables: Tables, cust: Customers,
 
 
 def simulate(rng: np.random.Generator, tables: Tables, customers: int, articles: int,
-             rows: int, train_days: int, id_rank, progress) -> World:
+             rows: int, train_days: int, id_rank, progress, collections: float = 0.0) -> World:
     """Run the simulation.
 
     Args:
@@ -112,6 +115,8 @@ def simulate(rng: np.random.Generator, tables: Tables, customers: int, articles:
       train_days: length of the training period.
       id_rank: function n -> position of each customer's id in sorted order.
       progress: callback for short status messages.
+      collections: strength of the latent collections (0: none). Their draws come from a
+        generator spawned off ``rng``, so the catalogue, customers and visits do not depend on it.
 
     Returns:
       The world, with rows sorted by day then customer id.
@@ -120,24 +125,27 @@ def simulate(rng: np.random.Generator, tables: Tables, customers: int, articles:
     cat = build_catalogue(rng, tables, articles, cal.n_weeks)
     cust = build_customers(rng, tables, customers, cal.n_days, colour_masters(tables)[1])
     taste, season = _tastes(rng, tables, cust, cal)
+    own = rng.spawn(1)[0]  # consumes nothing from rng
+    add_collections(own, tables, cat, cust)
     progress(f"catalogue {cat.size:,} articles, {cust.size:,} customers")
-    pools = build_pools(cat, cal.n_weeks, _segments(tables))
+    pools = build_pools(cat, cal.n_weeks, segments(tables))
     total = rows * cal.volume.sum() / cal.volume[:train_days].sum()
     visits = make_visits(rng, cust, cal.volume, int(total / MEAN_BASKET * (1 - EXTRA_UNIT)),
                          id_rank(cust.size))
     progress(f"{len(visits.day):,} visits")
     art, v = _basket_lines(rng, (cat, cust, pools), (taste, season), colour_masters(tables)[0],
-                           visits, cal)
+                           visits, cal, (own, collections))
     week = cal.week(visits.day[v])
     out = {"day": visits.day[v], "cust": visits.customer[v], "art": cat.article_id[art],
            "price": row_prices(cat, art, week),
            "ch": np.where(visits.online[v], 2, 1).astype(np.int8)}
-    return World(calendar=cal, catalogue=cat, customers=cust, rows=out)
+    return World(calendar=cal, catalogue=cat, customers=cust, rows=out, collections=collections)
 
 
 def _basket_lines(rng: np.random.Generator, world: tuple[Catalogue, Customers, Pools],
                   taste: tuple[GroupedCdf, np.ndarray], master: np.ndarray, visits: Visits,
-                  cal: Calendar) -> tuple[np.ndarray, np.ndarray]:
+                  cal: Calendar, collections: tuple[np.random.Generator, float]
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Fill every visit's basket; return (article index, visit index) of each output row.
 
     Args:
@@ -147,15 +155,20 @@ def _basket_lines(rng: np.random.Generator, world: tuple[Catalogue, Customers, P
       master: perceived colour master of each colour.
       visits: the visits, in output order.
       cal: calendar.
+      collections: the collections' generator and strength (0: skip them, drawing nothing).
     """
     cat, cust, pools = world
     v = np.repeat(np.arange(len(visits.day)), visits.size)
     first = np.cumsum(visits.size) - visits.size
-    who, week = visits.customer[v], cal.week(visits.day[v])
+    who, week, pos = visits.customer[v], cal.week(visits.day[v]), np.arange(len(v)) - first[v]
     template = pick_templates(rng, cust, *taste, who, week)
     art = pick_articles(rng, cat, cust, pools, master, who, week, template)
+    if collections[1] > 0:
+        follow_collections(collections[0], collections[1],
+                           (cat, cust, pools.segment_of, cal.n_weeks), (who, week, template, pos),
+                           art)
     redraw_accidents(rng, cat, pools, who, visits.day[v], week, template, art)
-    art = basket_siblings(rng, cat, art, np.arange(len(v)) - first[v], week)
+    art = basket_siblings(rng, cat, art, pos, week)
     rebuy(rng, cat, art, first, visits.size, visits.customer, visits.day, cal.week(visits.day))
     line = np.repeat(np.arange(len(v)), units(rng, len(v)))
     return art[line], v[line]
