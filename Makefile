@@ -9,7 +9,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export HMBATCH_WORKSPACE ?= hmbatch-work
 
-.PHONY: install demo test test-slow fuzz bench clean
+.PHONY: install demo test test-slow fuzz bench bench-worlds clean
 
 install: $(STAMP)
 
@@ -39,8 +39,13 @@ test-slow: $(STAMP)
 fuzz: $(STAMP)
 	HMBATCH_FUZZ_EXAMPLES=500 $(PY) -m pytest -q tests/test_fuzz.py
 
+# both kinds of world: today's (taste follows categories) and hidden collections at 3 strengths
 bench: $(STAMP)
 	$(PY) benchmarks/run.py --scale $(SCALE)
+	$(PY) benchmarks/worlds.py --scale $(SCALE)
+
+bench-worlds: $(STAMP)
+	$(PY) benchmarks/worlds.py --scale $(SCALE)
 
 clean:
 	rm -rf $(VENV) $(HMBATCH_WORKSPACE) $(DEMO_DATA) bench-work

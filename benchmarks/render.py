@@ -327,6 +327,36 @@ def _growth(results: list[dict]) -> list[str]:
     return out + [""]
 
 
+ALS = "baseline: implicit ALS + popularity"
+
+
+def _worlds_section(r: dict) -> list[str]:
+    """The two kinds of world (benchmarks/worlds.py): per collection strength and seed, MAP@12 of
+    the two-tower alone and the ranker beside the baselines and ALS, and the two-tower's part."""
+    lines = [f"### Collections worlds at {r['scale']} scale ({r['date']}, {r['total_s'] / 60:.1f} min)", "",
+             "`synth --collections S` (0: today's world, taste follows categories; 1: the documented default; "
+             "2: twice it). MAP@12 on the held-out week; x = against last week's best sellers; "
+             "the two-tower's part = the ranker against the same ranker retrained without the two-tower "
+             "(neither its two sources nor its features).", "",
+             "| S | seed | buyers | best sellers | recent + best sellers | ALS + popularity | two-tower alone | "
+             "ranker | ranker without two-tower | two-tower's part | ranker vs stronger simple baseline | "
+             "train (s) | train peak RSS (GB) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for w in r["worlds"]:
+        m, ab = w["map@12"], w["ablation"]
+        best = m.get(BEST) or 1e-12
+        strong = max(m.get(BEST, 0), m.get(RECENT, 0)) or 1e-12
+        als = m.get(ALS)
+        als_txt = f"{als:.5f} ({als / best:.2f}x)" if als is not None else "not installed"
+        tt = m.get("two-tower", 0)
+        lines.append(f"| {w['strength']:g} | {w['seed']} | {w['buyers']:,} | {m.get(BEST, 0):.5f} | "
+                     f"{m.get(RECENT, 0):.5f} ({m.get(RECENT, 0) / best:.2f}x) | {als_txt} | "
+                     f"{tt:.5f} ({tt / best:.2f}x) | {m['ranker']:.5f} ({m['ranker'] / best:.2f}x) | "
+                     f"{ab['map@12_without_two_tower']:.5f} | {_pct(ab['gain'])} | {m['ranker'] / strong:.2f}x | "
+                     f"{w['stages']['train']['wall_s']:.0f} | {w['stages']['train']['max_rss_mb'] / 1024:.1f} |")
+    return lines + [""]
+
+
 def render(folder: Path) -> str:
     results = _load(folder)
     lines = ["# BENCHMARKS", ""]
@@ -350,6 +380,12 @@ def render(folder: Path) -> str:
         lines += _scale_section(r)
     if len(results) > 1:
         lines += _growth(results)
+    worlds = [json.loads((Path(folder) / f"worlds-{scale}.json").read_text()) for scale in ORDER
+              if (Path(folder) / f"worlds-{scale}.json").exists()]
+    if worlds:
+        lines += ["## Two kinds of world: categories and hidden collections", ""]
+        for r in worlds:
+            lines += _worlds_section(r)
     notes = Path(folder).parent / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text()]

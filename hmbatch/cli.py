@@ -92,6 +92,11 @@ def train(holdout_days: int = typer.Option(7, min=0, help="Days at the end kept 
           half_life_weeks: float = typer.Option(0.0, min=0.0, help="Weeks over which an example's weight "
                                                 "halves, counted back from the cut-off (0 = equal weights)."),
           seed: int = typer.Option(0, help="Random seed."),
+          warm_start: Optional[bool] = typer.Option(None, "--warm-start/--cold-start",
+                                                    help="Continue the current run (its two-tower's weights, "
+                                                    "the ranker's unchanged label weeks) or train from nothing; "
+                                                    "default: continue when the current run has the same model "
+                                                    "shape and a cut-off 0-4 whole weeks earlier."),
           ranker: str = typer.Option("lightgbm", help="lightgbm (the second stage) | none."),
           candidates: Optional[int] = typer.Option(None, "--candidates", min=12, max=300,
                                                    help="Candidates per customer for the ranker "
@@ -118,7 +123,8 @@ def train(holdout_days: int = typer.Option(7, min=0, help="Days at the end kept 
         steps.append(ranker_mod.training_step(ranker_config, output.console.print))
         snapshot_weeks = ranker_config.weeks if ranker_config.two_tower else 0
     with output.TrainProgress() as progress:
-        run_dir = train_mod.train(ws, config, progress, output.console.print, steps, snapshot_weeks)
+        run_dir = train_mod.train(ws, config, progress, output.console.print, steps, snapshot_weeks,
+                                  warm_start)
     output.train_summary(run_dir, json.loads((run_dir / "manifest.json").read_text()))
 
 

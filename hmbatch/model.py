@@ -209,3 +209,49 @@ def load_model(run_dir: Path, manifest: dict) -> TwoTower:
     model = TwoTower(load_vocab(run_dir), config["dim"], config["temperature"], config["use_customer_id"])
     model.load_weights(str(run_dir / "towers" / "weights")).expect_partial()
     return model
+
+
+def _id_tables(model: TwoTower) -> dict[int, str]:
+    """id(embedding table variable) -> the vocabulary field it is indexed by."""
+    tables = {id(model.candidate_model.id_embedding.layers[1].embeddings): "article_ids",
+              id(model.candidate_model.code_embedding.layers[1].embeddings): "product_codes"}
+    if model.query_model.use_id:
+        tables[id(model.query_model.id_embedding.layers[1].embeddings)] = "customer_ids"
+    return tables
+
+
+def extended(old: TwoTower, old_vocab: Vocabularies, vocab: Vocabularies, config: dict,
+             sample: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]) -> TwoTower:
+    """A new model over `vocab` (a superset of `old_vocab`: customers and articles added since)
+    holding `old`'s weights: every known id keeps its row, new ids start from the fresh
+    initialisation, everything else is copied as it is.
+
+    Args:
+        old: a model with its weights restored (`load_model`).
+        config: the run's config (dim, temperature, use_customer_id, seed).
+        sample: (customer columns, article columns) of a few rows, to build both models' weights.
+    """
+    if vocab.cardinality != old_vocab.cardinality:
+        raise ValueError("the category codes changed since the earlier run")
+    tf.keras.utils.set_random_seed(config["seed"])
+    new = TwoTower(vocab, config["dim"], config["temperature"], config["use_customer_id"])
+    for model in (old, new):
+        embed(model.query_model, sample[0])
+        embed(model.candidate_model, sample[1])
+    tables_old, tables_new = _id_tables(old), _id_tables(new)
+    for was, now in zip(old.weights, new.weights):
+        if id(was) in tables_old:
+            field = tables_old[id(was)]
+            if tables_new.get(id(now)) != field:
+                raise ValueError("the two models' weights are laid out differently")
+            old_ids, new_ids = getattr(old_vocab, field), getattr(vocab, field)
+            table, values = now.numpy(), was.numpy()
+            _, at_old, at_new = np.intersect1d(old_ids, new_ids, assume_unique=True, return_indices=True)
+            table[0] = values[0]  # the out-of-vocabulary row
+            table[at_new + 1] = values[at_old + 1]
+            now.assign(table)
+        elif was.shape == now.shape:
+            now.assign(was)
+        else:
+            raise ValueError(f"weight {was.name} has shape {was.shape} before and {now.shape} now")
+    return new

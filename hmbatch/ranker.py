@@ -41,6 +41,7 @@ ID_COLUMNS = ("customer_idx", "article_id")
 TT_FEATURES = ("tt_score", "tt_rank", "ts_score", "ts_rank", "tt_dot")
 TT_BETA = 1.0  # the two-tower source's popularity weight, the same in the label weeks and at serving
 CHUNK = 20000
+SETS, SET_FILES = "sets", ("features", "labels", "groups")
 
 
 @dataclass(frozen=True)
@@ -239,45 +240,59 @@ def importance(booster, names: list[str]) -> dict[str, float]:
 
 
 def train_ranker(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date, manifest: dict,
-                 config: RankerConfig, log=print, snapshots: dict | None = None) -> dict:
+                 config: RankerConfig, log=print, snapshots: dict | None = None,
+                 reuse: dict | None = None) -> dict:
     """Trains the ranker for a run being written in `tmp_dir` (its two-tower already exported).
+    Each label week's training set is kept in the run (ranker/sets/) for the next warm start.
 
     Args:
         snapshots: the two-tower as of each label week's cut-off (`train.week_by_week`), which
-            scores that week; required when config.two_tower.
+            scores that week; required when config.two_tower, for the weeks not in `reuse`.
+        reuse: training sets of label weeks that have not changed since an earlier run
+            (`reusable_sets`), by the week's cut-off: taken as they are.
 
     Returns:
         The ranker's manifest (also written to tmp_dir/ranker/ranker.json).
     """
     started = time.perf_counter()
+    reuse = dict(reuse or {})
     label_cutoffs = [cutoff - dt.timedelta(days=7 * k) for k in range(1, config.weeks + 1)]
-    if config.two_tower and not all(w in (snapshots or {}) for w in label_cutoffs):
-        raise HmbatchError("the ranker's two-tower needs the two-tower's snapshot at each label week: "
+    missing = [w for w in label_cutoffs if w not in reuse and w not in (snapshots or {})]
+    if config.two_tower and missing:
+        raise HmbatchError(f"the ranker's two-tower needs a two-tower snapshot at label week {missing[0]}: "
                            "train them together with `hmbatch train`")
-    sets, names, recall = [], None, None
+    folder = tmp_dir / "ranker"
+    sets, names, recall = [], reuse.pop("features", None), None
     for week_cutoff in label_cutoffs:
         t0 = time.perf_counter()
-        w = week_data(con, week_cutoff, config, snapshots[week_cutoff] if config.two_tower else None)
-        if w["label"] is None:
-            raise HmbatchError(f"nobody bought anything in the week after {week_cutoff}: use fewer "
-                               "--ranker-weeks, or --ranker none")
-        names = names or feature_names(w["cols"], config.two_tower)
-        recall = recall or w["recall"]
-        sets.append(training_set(w, names, config, config.seed + len(sets)))
-        log(f"ranker: label week after {week_cutoff}: {len(w['buyers']):,} buyers, "
-            f"{len(w['label']):,} candidates, {int(w['label'].sum()):,} bought "
-            f"({time.perf_counter() - t0:.1f} s)")
-        del w
+        if week_cutoff in reuse:
+            sets.append(reuse[week_cutoff])
+            log(f"ranker: label week after {week_cutoff}: its set of the earlier run reused")
+        else:
+            w = week_data(con, week_cutoff, config, snapshots[week_cutoff] if config.two_tower else None)
+            if w["label"] is None:
+                raise HmbatchError(f"nobody bought anything in the week after {week_cutoff}: use fewer "
+                                   "--ranker-weeks, or --ranker none")
+            fresh = feature_names(w["cols"], config.two_tower)
+            if names is not None and fresh != names:
+                raise HmbatchError("the earlier run's ranker has other features than this version's: "
+                                   "train with --cold-start")
+            names, recall = fresh, recall or w["recall"]
+            sets.append(training_set(w, names, config, [config.seed, week_cutoff.toordinal()]))
+            log(f"ranker: label week after {week_cutoff}: {len(w['buyers']):,} buyers, "
+                f"{len(w['label']):,} candidates, {int(w['label'].sum()):,} bought "
+                f"({time.perf_counter() - t0:.1f} s)")
+            del w
+        save_set(folder / SETS / str(week_cutoff), sets[-1])
     feature_s = time.perf_counter() - started
     booster, figures = fit(sets, names, config, log)
-    folder = tmp_dir / "ranker"
-    folder.mkdir(parents=True, exist_ok=True)
     booster.save_model(str(folder / "model.txt"))
     candidates.prepare(con, cutoff, config.candidates())
     candidates.save_context(con, folder / "context")
     info = {"config": dataclasses.asdict(config), "candidates": config.candidates().params(),
             "features": names, "feature_importance": importance(booster, names),
-            "label_weeks": [str(cutoff - dt.timedelta(days=7 * k)) for k in range(1, config.weeks + 1)],
+            "label_weeks": [str(w) for w in label_cutoffs],
+            "reused_weeks": [str(w) for w in label_cutoffs if w in reuse],
             "two_tower": ({"scored_by": "the two-tower carried week by week: each label week by its "
                                         "snapshot as of the week's cut-off", "beta": TT_BETA}
                           if config.two_tower else None),
@@ -286,6 +301,33 @@ def train_ranker(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date,
                         "seconds": round(time.perf_counter() - started, 2)}}
     (folder / "ranker.json").write_text(json.dumps(info, indent=2))
     return info
+
+
+def save_set(folder: Path, parts: tuple) -> None:
+    """Writes one label week's (features, labels, group sizes) as .npy files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, values in zip(SET_FILES, parts):
+        np.save(folder / f"{name}.npy", values)
+
+
+def reusable_sets(run_dir: Path, config: RankerConfig, weeks: list[dt.date]) -> dict:
+    """The training sets of `weeks` that an earlier run saved with the same options (its label
+    weeks' rows, labels and features are the same as long as the data up to them is), memory-
+    mapped, plus their "features"; {} when the options differ or nothing is there."""
+    try:
+        info = json.loads((run_dir / "ranker" / "ranker.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    same = {k: v for k, v in info.get("config", {}).items() if k != "weeks"} == \
+        {k: v for k, v in dataclasses.asdict(config).items() if k != "weeks"}
+    if not same:
+        return {}
+    out: dict = {"features": info["features"]}
+    for week in weeks:
+        folder = run_dir / "ranker" / SETS / str(week)
+        if all((folder / f"{n}.npy").exists() for n in SET_FILES):
+            out[week] = tuple(np.load(folder / f"{n}.npy", mmap_mode="r") for n in SET_FILES)
+    return out
 
 
 def resolve_config(ws, holdout_days: int, **explicit) -> RankerConfig:
@@ -308,8 +350,10 @@ def training_step(config: RankerConfig, log=print):
     """The ranker as a step of `train.train`: trained into the run folder before it is moved."""
 
     def step(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date, manifest: dict,
-             snapshots: dict):
-        info = train_ranker(tmp_dir, con, cutoff, manifest, config, log, snapshots)
+             snapshots: dict, warm_from: Path | None = None):
+        weeks = [cutoff - dt.timedelta(days=7 * k) for k in range(1, config.weeks + 1)]
+        reuse = reusable_sets(warm_from, config, weeks) if warm_from else None
+        info = train_ranker(tmp_dir, con, cutoff, manifest, config, log, snapshots, reuse)
         return "ranker", info
 
     return step

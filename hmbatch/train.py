@@ -235,36 +235,101 @@ def snapshot(model, con, cutoff: dt.date, config: TrainConfig, folder: Path) -> 
 
 
 def week_by_week(config: TrainConfig, con, cutoff: dt.date, label_weeks: int, folder: Path,
-                 progress=None, log=print):
-    """Trains up to the first of the `label_weeks` weeks before `cutoff`, then carries the model
-    one week at a time to `cutoff`: before each week it is snapshotted (it has seen everything up
-    to that week and nothing after), then trained one epoch on the `continue_weeks` weeks up to
-    the week's end. The last step's model is the one served, so the weeks the ranker learns from
-    and the week it serves are scored by equally fresh models. With label_weeks = 0 this is one
-    plain training up to `cutoff`.
+                 progress=None, log=print, start: Path | None = None):
+    """Trains up to the first of the `label_weeks` weeks before `cutoff` (or starts from the run
+    `start`, up to its cut-off), then carries the model one week at a time to `cutoff`: before
+    each label week it is snapshotted (it has seen everything up to that week and nothing after),
+    then trained one epoch on the `continue_weeks` weeks up to the week's end. The last step's
+    model is the one served, so the weeks the ranker learns from and the week it serves are scored
+    by equally fresh models; next week's run continues from it the same way (`warm_start`).
 
     Returns:
         (model, vocabularies, figures of every epoch, {label week cut-off: snapshot}).
     """
     first = cutoff - dt.timedelta(days=7 * label_weeks)
-    examples = features.training_examples(con, first, config.weeks)
-    if len(examples["article_id"]) == 0:
-        raise HmbatchError(f"no purchases in the {config.weeks} weeks up to {first}: use a larger "
-                           "--weeks, a smaller --holdout-days or fewer --ranker-weeks")
-    log(f"{len(examples['article_id']):,} training examples from {config.weeks} weeks up to {first}")
-    vocab = features.vocabularies(con, examples)
-    model, epochs = fit(config, examples, vocab, progress)
+    if start is None:
+        examples = features.training_examples(con, first, config.weeks)
+        if len(examples["article_id"]) == 0:
+            raise HmbatchError(f"no purchases in the {config.weeks} weeks up to {first}: use a larger "
+                               "--weeks, a smaller --holdout-days or fewer --ranker-weeks")
+        log(f"{len(examples['article_id']):,} training examples from {config.weeks} weeks up to {first}")
+        vocab = features.vocabularies(con, examples)
+        model, epochs = fit(config, examples, vocab, progress)
+        week = first
+    else:
+        model, vocab, week = continued_model(start, con, cutoff, config)
+        epochs = []
+        log(f"two-tower: continuing run {start.name} from its cut-off {week}")
     snapshots = {}
-    for stage in range(1, label_weeks + 1):
-        week = first + dt.timedelta(days=7 * (stage - 1))
-        snapshots[week] = snapshot(model, con, week, config, folder / str(week))
+    while week < cutoff:
+        if week >= first:
+            snapshots[week] = snapshot(model, con, week, config, folder / str(week))
         examples = features.training_examples(con, week + dt.timedelta(days=7), config.continue_weeks)
-        log(f"two-tower: snapshot as of {week}; continuing on {len(examples['article_id']):,} examples "
+        log(f"two-tower: as of {week}, continuing on {len(examples['article_id']):,} examples "
             f"of the {config.continue_weeks} weeks up to {week + dt.timedelta(days=7)}")
         shifted = (lambda epoch, *rest, at=len(epochs): progress(at + epoch, *rest)) if progress else None
-        model, more = fit(config, examples, vocab, shifted, model, epochs=1, stage=stage)
+        model, more = fit(config, examples, vocab, shifted, model, epochs=1,
+                          stage=(week - first).days // 7 + 1)
         epochs += more
+        week += dt.timedelta(days=7)
     return model, vocab, epochs, snapshots
+
+
+MODEL_SHAPE = ("dim", "temperature", "use_customer_id", "recent_days")
+
+
+def warm_start(ws: Workspace, config: TrainConfig, cutoff: dt.date,
+               label_weeks: int = 0) -> tuple[Path | None, str]:
+    """The run to continue from and why, or (None, why not): the current run, when its model has
+    the same shape (dim, temperature, customer ids), its cut-off is 0 to 4 whole weeks before
+    `cutoff` (the validated run before the final one, or last week's run before this week's) and
+    it kept the ranker's training set of each of the `label_weeks` weeks before `cutoff` that
+    falls before its own cut-off (those weeks are not scored again)."""
+    try:
+        run = ws.current_model()
+        manifest = json.loads((run / "manifest.json").read_text())
+    except (HmbatchError, OSError, ValueError):
+        return None, "no current run to continue from"
+    old = manifest.get("config", {})
+    changed = [k for k in MODEL_SHAPE if old.get(k) != getattr(config, k)]
+    if changed:
+        return None, f"the current run {run.name} has another {changed[0]}"
+    gap = (cutoff - dt.date.fromisoformat(manifest["cutoff"])).days
+    if gap < 0 or gap % 7 or gap > 28:
+        return None, (f"the current run {run.name}'s cut-off {manifest['cutoff']} is not 0 to 4 whole "
+                      f"weeks before {cutoff}")
+    if not (run / "towers").exists():
+        return None, f"the current run {run.name} has no saved towers"
+    start = dt.date.fromisoformat(manifest["cutoff"])
+    for week in (cutoff - dt.timedelta(days=7 * k) for k in range(1, label_weeks + 1)):
+        if week < start and not (run / "ranker" / "sets" / str(week)).exists():
+            return None, f"the current run {run.name} has no ranker training set of the week after {week}"
+    return run, f"continuing the current run {run.name} ({gap // 7} week(s) newer data)"
+
+
+def continued_model(run: Path, con, cutoff: dt.date, config: TrainConfig):
+    """The run's two-tower with its vocabularies extended to the customers who bought since and
+    to the articles added to the database: (model, vocabularies, the run's cut-off)."""
+    from hmbatch import model as model_mod
+    manifest = json.loads((run / "manifest.json").read_text())
+    start = dt.date.fromisoformat(manifest["cutoff"])
+    _tf_setup(config.seed)
+    old_vocab = model_mod.load_vocab(run)
+    window = start - dt.timedelta(days=7 * config.continue_weeks)
+    buyers = con.execute("SELECT DISTINCT customer_idx FROM transactions WHERE t_dat > ? AND t_dat <= ?",
+                         [window, cutoff]).fetchnumpy()["customer_idx"]
+    fresh = features.vocabularies(con, {"customer_idx": np.asarray(buyers, np.int64)})
+    vocab = dataclasses.replace(fresh, customer_ids=np.union1d(old_vocab.customer_ids, fresh.customer_ids))
+    asof = start + dt.timedelta(days=1)
+    sample = (features.customer_features_at(con, asof, np.arange(2)),
+              {k: v[:2] for k, v in features.article_features_at(con, asof).items()})
+    try:
+        model = model_mod.extended(model_mod.load_model(run, manifest), old_vocab, vocab,
+                                   dataclasses.asdict(config), sample)
+    except ValueError as exc:
+        raise HmbatchError(f"cannot continue run {run.name} ({exc}): train with --cold-start") from None
+    model.compile(optimizer=model_mod.LazyAdam(learning_rate=config.learning_rate))
+    return model, vocab, start
 
 
 def check_finite_array(vectors: np.ndarray, what: str) -> np.ndarray:
@@ -273,7 +338,7 @@ def check_finite_array(vectors: np.ndarray, what: str) -> np.ndarray:
 
 
 def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_steps=(),
-          snapshot_weeks: int = 0) -> Path:
+          snapshot_weeks: int = 0, warm: bool | None = None) -> Path:
     """Trains a model on the workspace's database and makes it current.
 
     Args:
@@ -287,6 +352,8 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
             as it was.
         snapshot_weeks: label weeks before the cut-off whose two-tower snapshots the steps need
             (`week_by_week`); 0: one plain training.
+        warm: continue the current run (True), train from nothing (False), or continue it when it
+            can be (None: `warm_start` decides, and the manifest says why).
 
     Returns:
         The new run folder.
@@ -301,11 +368,16 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
         meta = read_meta(con)
         cutoff, last = features.dates(con, config.holdout_days)
         started = time.perf_counter()
+        start, why = (warm_start(ws, config, cutoff, snapshot_weeks) if warm is not False
+                      else (None, "--cold-start"))
+        if warm and start is None:
+            raise HmbatchError(f"--warm-start: {why}")
+        log(f"two-tower: {'warm start, ' if start else 'cold start, '}{why}")
         tmp = ws.tmp_path("train")
         try:
             tmp.mkdir(parents=True)
             model, vocab, epochs, snapshots = week_by_week(config, con, cutoff, snapshot_weeks,
-                                                           tmp / "two_tower_weeks", progress, log)
+                                                           tmp / "two_tower_weeks", progress, log, start)
             train_s = time.perf_counter() - started
             sizes = export(tmp, model, con, cutoff + dt.timedelta(days=1), config,
                            {"cutoff": str(cutoff), "fingerprint": meta["fingerprint"],
@@ -315,9 +387,10 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
             manifest = {
                 "config": dataclasses.asdict(config), "cutoff": str(cutoff), "last_date": str(last),
                 "fingerprint": meta["fingerprint"], "created": dt.datetime.now().isoformat(timespec="seconds"),
-                "training": {"examples": epochs[0]["examples"], "seconds": round(train_s, 2),
+                "training": {"examples": epochs[0]["examples"] if epochs else 0, "seconds": round(train_s, 2),
                              "epochs": epochs, "snapshots": [str(w) for w in snapshots], **sizes},
                 "blend": previous_blend(ws) if config.holdout_days == 0 else None,
+                "warm_start": {"from": start.name if start else None, "why": why},
             }
             if config.holdout_days > 0:
                 manifest["retrieval"] = holdout_recall(tmp, con, cutoff, config.holdout_days)
@@ -326,7 +399,7 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
                 model_mod.tf.keras.backend.clear_session()
                 gc.collect()
             for step in extra_steps:
-                key, figures = step(tmp, con, cutoff, manifest, snapshots)
+                key, figures = step(tmp, con, cutoff, manifest, snapshots, start)
                 manifest[key] = figures
             del snapshots
             remove_path(tmp / "two_tower_weeks")
