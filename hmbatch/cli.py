@@ -113,18 +113,10 @@ def train(holdout_days: int = typer.Option(7, min=0, help="Days at the end kept 
                                    batch_size=batch_size, learning_rate=learning_rate,
                                    temperature=temperature, use_customer_id=customer_id,
                                    half_life_weeks=half_life_weeks, seed=seed)
-    ws = Workspace.resolve(workspace)
-    if ranker not in ("lightgbm", "none"):
-        raise HmbatchError(f"unknown --ranker {ranker!r}: choose lightgbm or none")
-    steps, snapshot_weeks = [], 0
-    if ranker == "lightgbm":
-        ranker_config = ranker_mod.resolve_config(ws, holdout_days, n_candidates=candidates, weeks=ranker_weeks,
-                                                  two_tower=ranker_two_tower, seed=seed)
-        steps.append(ranker_mod.training_step(ranker_config, output.console.print))
-        snapshot_weeks = ranker_config.weeks if ranker_config.two_tower else 0
     with output.TrainProgress() as progress:
-        run_dir = train_mod.train(ws, config, progress, output.console.print, steps, snapshot_weeks,
-                                  warm_start)
+        run_dir = ranker_mod.train_run(Workspace.resolve(workspace), config, ranker, warm_start, progress,
+                                       output.console.print, n_candidates=candidates, weeks=ranker_weeks,
+                                       two_tower=ranker_two_tower, seed=seed)
     output.train_summary(run_dir, json.loads((run_dir / "manifest.json").read_text()))
 
 
@@ -201,6 +193,19 @@ def report(out: Optional[Path] = typer.Option(None, "--out", help="HTML path (de
     """Write one self-contained HTML page about the current model (plots readable offline)."""
     from hmbatch import output, report as report_mod
     output.report_written(report_mod.build_report(Workspace.resolve(workspace), out, allow_stale))
+
+
+@command
+def run(data_dir: Path = typer.Argument(..., help="Folder with the raw files (as for build-db)."),
+        out: Optional[Path] = typer.Option(None, "--out", help="Submission CSV path (default: in the workspace)."),
+        warm_start: Optional[bool] = typer.Option(None, "--warm-start/--cold-start",
+                                                  help="Continue the earlier runs (default: when they can be)."),
+        workspace: Optional[Path] = WorkspaceOpt) -> None:
+    """The weekly cycle: build-db, train with a held-out week, evaluate --tune, train on all, submit, report."""
+    from hmbatch import cycle, output
+    hooks = cycle.Hooks(step=output.cycle_step, train_progress=output.TrainProgress,
+                        submit_progress=lambda: output.ChunkProgress("submit"), log=output.console.print)
+    output.cycle_summary(cycle.run(Workspace.resolve(workspace), data_dir, out, warm_start, hooks))
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -115,3 +115,13 @@ def purchases_after(con: duckdb.DuckDBPyConnection, cutoff: dt.date, days: int) 
     for customer, article in zip(cols["customer_idx"].tolist(), cols["article_id"].tolist()):
         truth.setdefault(customer, set()).add(article)
     return truth
+
+
+def data_signature(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> str:
+    """A digest of every transaction up to `cutoff` (customer_idx included): equal for a database
+    rebuilt from the same rows plus later ones, different when anything up to `cutoff` changed
+    (a row, or the customers' numbering). A warm start checks it before reusing a run's weights."""
+    rows, digest = con.execute(
+        "SELECT count(*), coalesce(sum(hash(customer_idx, article_id, t_dat, price, channel)), 0) "
+        "FROM transactions WHERE t_dat <= ?", [cutoff]).fetchone()
+    return f"{rows}:{digest}"

@@ -221,3 +221,22 @@ def report_written(out: dict) -> None:
         console.print(f"[yellow]missing:[/yellow] {note}", highlight=False, soft_wrap=True)
     console.print(f"report of model {out['model']} ({out['figures']} figures): {out['path']}", highlight=False,
                   soft_wrap=True)
+
+
+def cycle_step(number: int, total: int, name: str) -> None:
+    """The header of one step of `hmbatch run`."""
+    console.rule(f"[bold]{number}/{total}[/bold] {name}", align="left")
+
+
+def cycle_summary(out: dict) -> None:
+    """What `hmbatch run` did: the held-out MAP@12 beside the baselines, where the files are."""
+    res = out["results"]
+    ev = res["evaluate --tune"]
+    console.rule("[bold]done[/bold]", align="left")
+    console.print(f"held-out week after {ev['cutoff']} ({ev['buyers']:,} buyers), MAP@12:", highlight=False)
+    for name, figures in ev["results"].items():
+        console.print(f"  {name}: {figures['map@12']:.5f}", highlight=False)
+    steps = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in out["seconds"].items())
+    console.print(f"steps: {steps} (total {sum(out['seconds'].values()):.0f} s)", highlight=False, soft_wrap=True)
+    console.print(f"submission: {res['submit']['path']}", highlight=False, soft_wrap=True)
+    console.print(f"report: {res['report']['path']}", highlight=False, soft_wrap=True)

@@ -359,6 +359,33 @@ def training_step(config: RankerConfig, log=print):
     return step
 
 
+def train_run(ws, config, ranker: str = "lightgbm", warm: bool | None = None, progress=None, log=print,
+              **ranker_options) -> Path:
+    """`hmbatch train`: the two-tower, then (ranker="lightgbm") the ranker, in one run folder made
+    current at the end; the two-tower is snapshotted at each label week the ranker's two-tower
+    sources and features score.
+
+    Args:
+        config: the two-tower's options (train.TrainConfig).
+        ranker: "lightgbm" or "none".
+        warm: see train.train.
+        ranker_options: RankerConfig fields given explicitly (None: the default, or with
+            --holdout-days 0 the current run's).
+
+    Returns:
+        The new run folder.
+    """
+    from hmbatch import train as train_mod
+    if ranker not in ("lightgbm", "none"):
+        raise HmbatchError(f"unknown --ranker {ranker!r}: choose lightgbm or none")
+    steps, snapshot_weeks = [], 0
+    if ranker == "lightgbm":
+        ranker_config = resolve_config(ws, config.holdout_days, **ranker_options)
+        steps.append(training_step(ranker_config, log))
+        snapshot_weeks = ranker_config.weeks if ranker_config.two_tower else 0
+    return train_mod.train(ws, config, progress, log, steps, snapshot_weeks, warm)
+
+
 class Ranker:
     """A run's ranker opened for serving beside its Retriever (same connection)."""
 

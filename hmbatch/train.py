@@ -278,22 +278,26 @@ def week_by_week(config: TrainConfig, con, cutoff: dt.date, label_weeks: int, fo
 MODEL_SHAPE = ("dim", "temperature", "use_customer_id", "recent_days")
 
 
-def warm_start(ws: Workspace, config: TrainConfig, cutoff: dt.date,
-               label_weeks: int = 0) -> tuple[Path | None, str]:
-    """The run to continue from and why, or (None, why not): the current run, when its model has
-    the same shape (dim, temperature, customer ids), its cut-off is 0 to 4 whole weeks before
-    `cutoff` (the validated run before the final one, or last week's run before this week's) and
-    it kept the ranker's training set of each of the `label_weeks` weeks before `cutoff` that
-    falls before its own cut-off (those weeks are not scored again)."""
+def warm_start(ws: Workspace, con, config: TrainConfig, cutoff: dt.date, label_weeks: int = 0,
+               asked: bool = False) -> tuple[Path | None, str]:
+    """The run to continue from and why, or (None, why not): the current run, when it was trained
+    with the same options (asked: with the same model shape: dim, temperature, customer ids), its
+    cut-off is 0 to 4 whole weeks before `cutoff` (the validated run before the final one, or last
+    week's run before this week's), the rows up to its cut-off are the ones it saw, and it kept
+    the ranker's training set of each of the `label_weeks` weeks before `cutoff` that falls
+    before its own cut-off (those weeks are not scored again)."""
     try:
         run = ws.current_model()
         manifest = json.loads((run / "manifest.json").read_text())
     except (HmbatchError, OSError, ValueError):
         return None, "no current run to continue from"
     old = manifest.get("config", {})
-    changed = [k for k in MODEL_SHAPE if old.get(k) != getattr(config, k)]
+    same = MODEL_SHAPE if asked else [f for f in dataclasses.asdict(config) if f != "holdout_days"]
+    changed = [k for k in same if old.get(k) != getattr(config, k)]
     if changed:
-        return None, f"the current run {run.name} has another {changed[0]}"
+        return None, f"the current run {run.name} was trained with another --{changed[0].replace('_', '-')}"
+    if manifest.get("data_signature") != features.data_signature(con, dt.date.fromisoformat(manifest["cutoff"])):
+        return None, f"the rows up to the current run {run.name}'s cut-off are not the ones it was trained on"
     gap = (cutoff - dt.date.fromisoformat(manifest["cutoff"])).days
     if gap < 0 or gap % 7 or gap > 28:
         return None, (f"the current run {run.name}'s cut-off {manifest['cutoff']} is not 0 to 4 whole "
@@ -368,7 +372,7 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
         meta = read_meta(con)
         cutoff, last = features.dates(con, config.holdout_days)
         started = time.perf_counter()
-        start, why = (warm_start(ws, config, cutoff, snapshot_weeks) if warm is not False
+        start, why = (warm_start(ws, con, config, cutoff, snapshot_weeks, bool(warm)) if warm is not False
                       else (None, "--cold-start"))
         if warm and start is None:
             raise HmbatchError(f"--warm-start: {why}")
@@ -391,6 +395,7 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
                              "epochs": epochs, "snapshots": [str(w) for w in snapshots], **sizes},
                 "blend": previous_blend(ws) if config.holdout_days == 0 else None,
                 "warm_start": {"from": start.name if start else None, "why": why},
+                "data_signature": features.data_signature(con, cutoff),
             }
             if config.holdout_days > 0:
                 manifest["retrieval"] = holdout_recall(tmp, con, cutoff, config.holdout_days)

@@ -24,7 +24,7 @@ LAYERS = [
     ["candidates", "retrieve"],    # candidate sources (sql/candidates/, FAISS) and their scores
     ["ranker"],                    # ranking features (sql/ranking/) and the LightGBM ranker
     ["query", "submit", "evaluate", "engine"],  # lists for one customer, every customer, the held-out week
-    ["status", "report", "api"],   # what users read: status, the HTML report, the Python API
+    ["status", "report", "api", "cycle"],  # what users read; `hmbatch run`, the weekly cycle
     ["output"],                    # rich tables and progress bars
     ["cli", "__init__"],
 ]
