@@ -1,0 +1,128 @@
+"""`hmbatch run`, the weekly cycle: one command, runs that continue each other, and an interrupted
+cycle that leaves the workspace as it was and names the step."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from hmbatch.cli import app
+
+runner = CliRunner()
+HMBATCH = str(Path(sys.executable).with_name("hmbatch"))
+ENV = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def invoke(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def week_earlier(src: Path, dst: Path) -> None:
+    """The same files without the last 7 days of transactions: the week before's delivery."""
+    dst.mkdir(parents=True)
+    for name in ("articles.csv", "customers.csv", "sample_submission.csv"):
+        shutil.copy(src / name, dst / name)
+    lines = (src / "transactions_train.csv").read_text().splitlines(keepends=True)
+    last = max(line[:10] for line in lines[1:])
+    with duckdb.connect() as con:
+        cut = str(con.execute("SELECT CAST(? AS DATE) - 7", [last]).fetchone()[0])
+    (dst / "transactions_train.csv").write_text(lines[0] + "".join(l for l in lines[1:] if l[:10] <= cut))
+
+
+def manifest(run: Path) -> dict:
+    return json.loads((run / "manifest.json").read_text())
+
+
+def current(ws: Path) -> Path:
+    return ws / "models" / (ws / "models" / "CURRENT").read_text().strip()
+
+
+@pytest.fixture(scope="module")
+def cycle(tmp_path_factory):
+    """Last week's delivery run from nothing, then this week's (one more week) run warm."""
+    root = tmp_path_factory.mktemp("cycle")
+    data, before, ws = root / "data", root / "before", root / "ws"
+    invoke("synth", data, "--scale", "tiny", "--seed", "2")
+    week_earlier(data, before)
+    first = invoke("run", before, "--workspace", ws, "--out", root / "sub.csv")
+    first_final = current(ws)
+    second = invoke("run", data, "--workspace", ws, "--out", root / "sub.csv")
+    return {"root": root, "data": data, "ws": ws, "first": first.output, "second": second.output,
+            "first_final": first_final, "final": current(ws)}
+
+
+def test_run_does_the_whole_cycle(cycle):
+    out = cycle["second"]
+    assert "held-out week after" in out and "baseline: last week's best sellers" in out
+    assert "submission:" in out and "report:" in out
+    final = manifest(cycle["final"])
+    assert final["config"]["holdout_days"] == 0 and (cycle["final"] / "report.html").exists()
+    lines = (cycle["root"] / "sub.csv").read_text().splitlines()
+    customers = (cycle["data"] / "customers.csv").read_text().splitlines()
+    assert lines[0] == "customer_id,prediction" and len(lines) == len(customers)
+    assert all(len(line.split(",")[1].split()) == 12 for line in lines[1:])
+
+
+def test_each_run_continues_the_one_before(cycle):
+    """The first validation run starts from nothing; every later run continues the current one:
+    this week's validation run from last week's final run (same cut-off: nothing to train), the
+    final run one week further, reusing the ranker's label weeks that did not change."""
+    runs = sorted(p for p in (cycle["ws"] / "models").iterdir() if p.is_dir())
+    assert len(runs) == 4
+    warm = [manifest(r)["warm_start"]["from"] for r in runs]
+    assert warm[0] is None and warm[1:] == [runs[0].name, runs[1].name, runs[2].name]
+    validation, final = manifest(runs[2]), manifest(runs[3])
+    assert validation["cutoff"] == manifest(runs[1])["cutoff"] and validation["training"]["epochs"] == []
+    assert len(final["training"]["epochs"]) == 1
+    assert validation["ranker"]["reused_weeks"] == validation["ranker"]["label_weeks"]
+    assert final["ranker"]["reused_weeks"] == final["ranker"]["label_weeks"][1:]
+
+
+def test_cold_start_is_asked_for(cycle, tmp_path):
+    ws = tmp_path / "ws"
+    shutil.copytree(cycle["ws"], ws)
+    invoke("train", "--workspace", ws, "--holdout-days", "0", "--cold-start", "--epochs", "1")
+    assert manifest(current(ws))["warm_start"] == {"from": None, "why": "--cold-start"}
+
+
+@pytest.mark.parametrize("point,step", [("build-db:03_transactions", "1/6 (build-db)"),
+                                        ("train:fit", "2/6 (train --holdout-days 7)"),
+                                        ("run:6", "6/6 (report)")])
+def test_an_interrupted_run_keeps_the_workspace(cycle, tmp_path, point, step):
+    """SIGTERM at any step: exit 130, the step named, and the database, the current model and the
+    submission as they were before the command."""
+    ws, sub = tmp_path / "ws", tmp_path / "sub.csv"
+    shutil.copytree(cycle["ws"], ws)
+    shutil.copy(cycle["root"] / "sub.csv", sub)
+    before = {"db": (ws / "hmbatch.duckdb").read_bytes(), "current": (ws / "models" / "CURRENT").read_text(),
+              "sub": sub.read_bytes()}
+    proc = subprocess.Popen([HMBATCH, "run", str(cycle["data"]), "--workspace", str(ws), "--out", str(sub)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**ENV, "HMBATCH_PAUSE_AT": point})
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if f"hmbatch: paused at {point}" in line:
+            break
+    else:
+        proc.wait()
+        raise AssertionError(f"ended (exit {proc.returncode}) before {point}: {''.join(seen)[-2000:]}")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, out + err
+    assert f"stopped at step {step}" in " ".join((out + err).split())
+    assert (ws / "hmbatch.duckdb").read_bytes() == before["db"]
+    assert (ws / "models" / "CURRENT").read_text() == before["current"]
+    assert sub.read_bytes() == before["sub"]
+    assert not list((ws / "tmp").iterdir())
