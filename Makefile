@@ -22,11 +22,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/hmbatch synth $(DEMO_DATA) --scale small --seed 0
-	$(VENV)/bin/hmbatch build-db $(DEMO_DATA)
-	$(VENV)/bin/hmbatch train --holdout-days 7
-	$(VENV)/bin/hmbatch evaluate --tune
-	$(VENV)/bin/hmbatch train --holdout-days 0
-	$(VENV)/bin/hmbatch submit --out $(HMBATCH_WORKSPACE)/submissions/demo.csv
+	$(VENV)/bin/hmbatch run $(DEMO_DATA) --out $(HMBATCH_WORKSPACE)/submissions/demo.csv
 	$(VENV)/bin/hmbatch evaluate --submission $(HMBATCH_WORKSPACE)/submissions/demo.csv --truth $(DEMO_DATA)/heldout_transactions.csv
 	@echo "demo done: the submission is $(HMBATCH_WORKSPACE)/submissions/demo.csv"
 

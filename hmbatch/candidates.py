@@ -37,6 +37,7 @@ SOURCES = ("repurchase", "same_product", "bought_together", "popular", "popular_
            "two_tower", "two_tower_similar")
 # the context tables of sql/candidates/00_context.sql, saved with a run for serving
 DOT_BLOCK = 16384
+HISTORY_SIM_ITEMS = 8  # the latest articles a candidate is compared with (history_sim)
 SIMILAR_PER_ARTICLE = 20  # nearest articles kept per seed article by the two_tower_similar source
 CONTEXT_TABLES = ("hist", "art_ctx", "band_pop", "pop_list", "pop_wide", "cobuy", "cust_ctx", "cust_all",
                   "cust_pt", "cust_ig", "cust_dep", "cust_col", "cust_prod")
@@ -184,6 +185,35 @@ class TwoTowerSource:
                              "dst": ids[keep].astype(np.int32), "sim": scores[keep].astype(np.float64),
                              "rank": rank[keep].astype(np.int32)}
         return self._similar
+
+    def history_sim(self, con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray,
+                    article_id: np.ndarray) -> np.ndarray:
+        """For each (customer, article) pair, the largest dot product of the article's embedding
+        with those of the customer's HISTORY_SIM_ITEMS latest articles of the window (temp table
+        hist): how close the learned model puts it to something bought lately, say the same
+        collection (NaN: no purchase in the window)."""
+        uniq, inverse = np.unique(np.asarray(customer_idx, np.int64), return_inverse=True)
+        con.register("sim_customers", {"customer_idx": uniq.astype(np.int32)})
+        rows = con.execute("""SELECT customer_idx, article_id FROM (
+                SELECT customer_idx, article_id, row_number() OVER (PARTITION BY customer_idx
+                       ORDER BY age_days, article_id) AS k
+                FROM (SELECT customer_idx, article_id, min(age_days) AS age_days
+                      FROM hist SEMI JOIN sim_customers USING (customer_idx) GROUP BY ALL))
+            WHERE k <= ? ORDER BY customer_idx, k""", [HISTORY_SIM_ITEMS]).fetchnumpy()
+        con.unregister("sim_customers")
+        cust = np.searchsorted(uniq, np.asarray(rows["customer_idx"], np.int64))
+        slot = np.arange(len(cust)) - np.searchsorted(cust, cust)
+        mine = np.full((len(uniq), HISTORY_SIM_ITEMS), -1, np.int64)
+        mine[cust, slot] = np.clip(np.searchsorted(self.article_ids, rows["article_id"]), 0,
+                                   len(self.article_ids) - 1)
+        pos = np.clip(np.searchsorted(self.article_ids, article_id), 0, len(self.article_ids) - 1)
+        out = np.full(len(pos), -np.inf, np.float32)
+        for start in range(0, len(pos), DOT_BLOCK):
+            rows_ = slice(start, start + DOT_BLOCK)
+            seeds = mine[inverse[rows_]]
+            sims = np.einsum("nkd,nd->nk", self.article_emb[np.maximum(seeds, 0)], self.article_emb[pos[rows_]])
+            out[rows_] = np.where(seeds >= 0, sims, -np.inf).max(axis=1)
+        return np.where(np.isfinite(out), out, np.nan)
 
     def dot(self, customer_idx: np.ndarray, article_id: np.ndarray) -> np.ndarray:
         """The towers' dot product of each (customer, article) pair (NaN: customer unknown)."""

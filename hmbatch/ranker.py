@@ -38,7 +38,7 @@ from hmbatch.workspace import on_interrupt, pause_point
 
 FEATURE_SQL = "ranking/features.sql"
 ID_COLUMNS = ("customer_idx", "article_id")
-TT_FEATURES = ("tt_score", "tt_rank", "ts_score", "ts_rank", "tt_dot")
+TT_FEATURES = ("tt_score", "tt_rank", "ts_score", "ts_rank", "tt_dot", "tt_history_sim")
 TT_BETA = 1.0  # the two-tower source's popularity weight, the same in the label weeks and at serving
 CHUNK = 20000
 SETS, SET_FILES = "sets", ("features", "labels", "groups")
@@ -101,6 +101,8 @@ def features_of(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray, config
     n = len(cols["customer_idx"])
     cols["tt_dot"] = (two_tower.dot(cols["customer_idx"], cols["article_id"]) if two_tower and n
                       else np.full(n, np.nan, np.float32))
+    cols["tt_history_sim"] = (two_tower.history_sim(con, cols["customer_idx"], cols["article_id"])
+                              if two_tower and n else np.full(n, np.nan, np.float32))
     return cols
 
 
