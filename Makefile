@@ -9,7 +9,7 @@ export TF_USE_LEGACY_KERAS := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 export HMBATCH_WORKSPACE ?= hmbatch-work
 
-.PHONY: install demo test test-slow fuzz bench bench-worlds clean
+.PHONY: install demo test test-slow fuzz bench bench-worlds bench-cycle clean
 
 install: $(STAMP)
 
@@ -39,9 +39,16 @@ fuzz: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py --scale $(SCALE)
 	$(PY) benchmarks/worlds.py --scale $(SCALE)
+	$(PY) benchmarks/cycle.py --scale $(SCALE) --collections 0
+	$(PY) benchmarks/cycle.py --scale $(SCALE) --collections 1
 
 bench-worlds: $(STAMP)
 	$(PY) benchmarks/worlds.py --scale $(SCALE)
+
+# the weekly cycle, warm against cold, on both kinds of world
+bench-cycle: $(STAMP)
+	$(PY) benchmarks/cycle.py --scale $(SCALE) --collections 0
+	$(PY) benchmarks/cycle.py --scale $(SCALE) --collections 1
 
 clean:
 	rm -rf $(VENV) $(HMBATCH_WORKSPACE) $(DEMO_DATA) bench-work

@@ -357,6 +357,22 @@ def _worlds_section(r: dict) -> list[str]:
     return lines + [""]
 
 
+def _cycle_section(r: dict) -> list[str]:
+    """The weekly cycle (benchmarks/cycle.py): warm against cold `hmbatch run`, delivery by delivery."""
+    lines = [f"### Weekly cycle at {r['scale']} scale, collections {r['collections']:g} ({r['date']}, "
+             f"{r['total_s'] / 60:.1f} min)", "",
+             "`hmbatch run` on the files as they were k weeks before the end, then one more week each time; "
+             "warm: one workspace kept from week to week (each run continues the one before); cold: a fresh "
+             "workspace and `--cold-start`. MAP@12 of the final submission on the week after the delivery.", "",
+             "| delivery | warm MAP@12 | cold MAP@12 | warm vs cold | warm run (s) | cold run (s) | "
+             "warm peak RSS (GB) | cold peak RSS (GB) |", "|---|---|---|---|---|---|---|---|"]
+    for w in r["weeks"]:
+        a, b = w["warm"], w["cold"]
+        lines.append(f"| {w['delivery']} | {a['map@12']:.5f} | {b['map@12']:.5f} | {_pct(a['map@12'] / b['map@12'] - 1)} | "
+                     f"{a['wall_s']:.0f} | {b['wall_s']:.0f} | {a['max_rss_mb'] / 1024:.1f} | {b['max_rss_mb'] / 1024:.1f} |")
+    return lines + [""]
+
+
 def render(folder: Path) -> str:
     results = _load(folder)
     lines = ["# BENCHMARKS", ""]
@@ -386,6 +402,11 @@ def render(folder: Path) -> str:
         lines += ["## Two kinds of world: categories and hidden collections", ""]
         for r in worlds:
             lines += _worlds_section(r)
+    cycles = [json.loads(f.read_text()) for f in sorted(Path(folder).glob("cycle-*.json"))]
+    if cycles:
+        lines += ["## The weekly cycle: warm against cold", ""]
+        for r in cycles:
+            lines += _cycle_section(r)
     notes = Path(folder).parent / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text()]

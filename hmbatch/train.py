@@ -128,6 +128,8 @@ def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=No
     if model is None:
         model = model_mod.TwoTower(vocab, config.dim, config.temperature, config.use_customer_id)
         model.compile(optimizer=model_mod.LazyAdam(learning_rate=config.learning_rate))
+    if n == 0:  # a continuation over weeks without a purchase: nothing to learn
+        return model, []
     steps = -(-n // config.batch_size)
     run_steps = _multi_step(tf, model)
     figures = []
