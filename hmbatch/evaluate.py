@@ -247,4 +247,4 @@ def _parse_prediction(text: str, path: Path, line: int, k: int) -> list[int]:
         items = [int(token) for token in text.split()]
     except ValueError:
         raise InputError(f"{path}: line {line}: prediction {text[:60]!r} is not a list of article ids") from None
-    return list(dict.fromkeys(items))[:k]  # a repeated article counts once, at its first rank
+    return items[:k]  # a repeated article keeps its places and counts once, at its first rank (Kaggle)

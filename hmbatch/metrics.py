@@ -65,9 +65,13 @@ class Truth:
         return cls(customers, np.sort(rows * 2**32 + arts), np.array([len(truth[c]) for c in customers.tolist()]))
 
     def hits(self, predicted: np.ndarray) -> np.ndarray:
-        """(B, k) booleans: was the article at each rank bought (lists must hold distinct ids)."""
+        """(B, k) booleans: was the article at each rank bought, counting an article repeated in
+        a row at its first rank only (its later ranks still take their places, as Kaggle scores)."""
         keys = np.arange(len(self.customers))[:, None] * 2**32 + predicted
-        return np.isin(keys, self.keys) & (predicted >= 0)
+        repeated = np.zeros(predicted.shape, bool)
+        for j in range(1, predicted.shape[1]):
+            repeated[:, j] = (predicted[:, j:j + 1] == predicted[:, :j]).any(axis=1)
+        return np.isin(keys, self.keys) & (predicted >= 0) & ~repeated
 
 
 def map_at_k_matrix(predicted: np.ndarray, truth: Truth, k: int = 12) -> np.ndarray:

@@ -23,6 +23,17 @@ def test_same_article_bought_twice_counts_once():
     assert average_precision([10, 10, 20], {10, 20}) == pytest.approx((1 + 2 / 3) / 2)
 
 
+def test_matrix_scoring_equals_the_list_scoring_with_repeats():
+    """Kaggle's MAP@12 on lists with repeated articles: ["A","A","B"] against {B} is 1/3."""
+    from hmbatch.metrics import Truth, map_at_k_matrix
+    lists = np.array([[5, 5, 7], [7, 5, 5], [1, 2, 3]])
+    truth_sets = {0: {7}, 1: {5, 7}, 2: {3, 9}}
+    truth = Truth.from_sets(truth_sets)
+    expected = [average_precision(row, truth_sets[i]) for i, row in enumerate(lists.tolist())]
+    assert expected[0] == pytest.approx(1 / 3)
+    np.testing.assert_allclose(map_at_k_matrix(lists, truth), expected)
+
+
 def test_only_buyers_are_counted():
     predictions = {1: np.array([7]), 2: np.array([8]), 3: np.array([9])}
     truth = {1: {7}, 3: {1}}  # customer 2 bought nothing: not in the mean
@@ -56,13 +67,13 @@ def test_score_file_hand_computed(tmp_path):
                      "2020-09-24,a,0000000030,0.02,1\n2020-09-25,b,0000000050,0.01,2\n"
                      "2020-09-25,c,0000000070,0.01,2\n")
     sub = tmp_path / "sub.csv"
-    # a: hits at ranks 1 and 3 of 2 bought; b: hit at rank 2 of 1, given as a repeated id first;
-    # c has no list (scores 0); d bought nothing (not counted)
+    # a: hits at ranks 1 and 3 of 2 bought; b: hit at rank 3 of 1 (the repeated id keeps its two
+    # places, as Kaggle's MAP@12 scores it); c has no list (scores 0); d bought nothing (not counted)
     sub.write_text("customer_id,prediction\na,0000000010 0000000020 0000000030\n"
                    "b,0000000099 0000000099 0000000050\nd,0000000010\n")
     out = score_file(sub, truth)
     assert out["buyers"] == 3 and out["buyers_with_a_list"] == 2
-    assert out["map@12"] == pytest.approx(((1 + 2 / 3) / 2 + 1 / 2 + 0) / 3)
+    assert out["map@12"] == pytest.approx(((1 + 2 / 3) / 2 + 1 / 3 + 0) / 3)
 
 
 def test_score_file_rejects_a_bad_prediction(tmp_path):
