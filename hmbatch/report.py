@@ -366,15 +366,32 @@ def build_report(ws: Workspace, out: Path | None = None, allow_stale: bool = Fal
             "notes": [f"{s.title}: {s.note}" for s in sections if s.note]}
 
 
+def validation_of(ws: Workspace, manifest: dict) -> tuple[str, dict] | None:
+    """(name, evaluation.json) of the evaluated run a final model continued, if it has one."""
+    name = (manifest.get("warm_start") or {}).get("from")
+    path = ws.models_dir / name / "evaluation.json" if name else None
+    return (name, json.loads(path.read_text())) if path and path.exists() else None
+
+
 def _sections(ws: Workspace, r: Retriever, allow_stale: bool) -> tuple[list[Section], str]:
     manifest, days = r.manifest, r.manifest["config"]["holdout_days"]
     path = r.run_dir / "evaluation.json"
     evaluation = json.loads(path.read_text()) if path.exists() else None
     truth = purchases_after(r.con, r.cutoff, days) if days > 0 else {}
     idx = sample_buyers(r, truth)
-    sections = evaluation_sections(evaluation) if days > 0 else [Section(
-        "Strategies against the baselines", note="This model was trained with --holdout-days 0: it has no "
-        "held-out week, so MAP@12, recall and segments are missing. Train with --holdout-days 7 to measure them.")]
+    validation = validation_of(ws, manifest) if days == 0 else None
+    if days > 0:
+        sections = evaluation_sections(evaluation)
+    elif validation:
+        name, evaluation = validation
+        sections = evaluation_sections(evaluation)
+        for section in sections:  # the figures of the run this model continues, named as such
+            section.title += f" (validation run {name}, which this model continues)"
+    else:
+        sections = [Section(
+            "Strategies against the baselines", note="This model was trained with --holdout-days 0 from "
+            "nothing: it has no held-out week, so MAP@12, recall and segments are missing. Train with "
+            "--holdout-days 7, evaluate, then --holdout-days 0 (or `hmbatch run`) to carry them over.")]
     sections += [candidate_section(r, evaluation, truth, idx), importance_section(manifest),
                  training_section(manifest), *data_sections(r), bias_section(r, truth, idx),
                  examples_section(ws, r, truth, allow_stale)]

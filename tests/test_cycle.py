@@ -126,3 +126,15 @@ def test_an_interrupted_run_keeps_the_workspace(cycle, tmp_path, point, step):
     assert (ws / "models" / "CURRENT").read_text() == before["current"]
     assert sub.read_bytes() == before["sub"]
     assert not list((ws / "tmp").iterdir())
+
+
+def test_final_report_carries_the_validation_figures(cycle, tmp_path):
+    """The report `hmbatch run` writes for the final model (no held-out week of its own) draws the
+    held-out figures of the validation run it continues, named as such: all 8 figures."""
+    from test_workspace_tools import check_drawn, render
+    page = cycle["final"] / "report.html"
+    html = page.read_text()
+    validation = manifest(cycle["final"])["warm_start"]["from"]
+    assert f"validation run {validation}" in html and "MAP@12" in html
+    dom, log = render(page, tmp_path)
+    assert check_drawn(html, dom, log) == 8

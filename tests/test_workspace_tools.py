@@ -225,7 +225,8 @@ def test_report_without_held_out_week(world, tmp_path):
     ws = tmp_path / "ws"
     ws.mkdir()
     shutil.copy(world["ws"] / "hmbatch.duckdb", ws / "hmbatch.duckdb")
-    run_ok("train", "--holdout-days", "0", "--workspace", ws, "--epochs", "1", "--weeks", "2", "--dim", "16")
+    run_ok("train", "--holdout-days", "0", "--workspace", ws, "--epochs", "1", "--weeks", "2", "--dim", "16",
+           "--cold-start")
     result = run_ok("report", "--out", tmp_path / "r.html", "--workspace", ws)
     assert "missing:" in result.stdout and "--holdout-days 0" in result.stdout
     html = (tmp_path / "r.html").read_text()
