@@ -146,7 +146,8 @@ def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=No
                 rate = min(done * config.batch_size, n) / (time.perf_counter() - started)
                 progress(epoch, done, steps, np.mean(losses[-5:]) / config.batch_size, rate)
         seconds = time.perf_counter() - started
-        figures.append({"stage": stage, "epoch": epoch + 1, "examples": n, "loss": float(np.mean(losses)) / config.batch_size,
+        figures.append({"stage": stage, "epoch": epoch + 1, "examples": n,
+                        "loss": float(np.mean(losses)) / config.batch_size,
                         "seconds": round(seconds, 2), "examples_per_s": round(n / seconds, 1)})
         if not np.isfinite(figures[-1]["loss"]):
             raise HmbatchError("training diverged (loss is NaN): retry with a lower --learning-rate")
