@@ -399,7 +399,11 @@ def render(folder: Path) -> str:
     worlds = [json.loads((Path(folder) / f"worlds-{scale}.json").read_text()) for scale in ORDER
               if (Path(folder) / f"worlds-{scale}.json").exists()]
     if worlds:
-        lines += ["## Two kinds of world: categories and hidden collections", ""]
+        lines += ["## Two kinds of world: categories and hidden collections", "",
+                  "Written by `benchmarks/worlds.py` (`make bench` runs it after the per-scale bench above; each "
+                  "section is dated: the per-scale sections show the code of their own date). S = 0 is the world "
+                  "the per-scale sections measure, so its rows compare this version with theirs on the same data.",
+                  ""]
         for r in worlds:
             lines += _worlds_section(r)
     cycles = [json.loads(f.read_text()) for f in sorted(Path(folder).glob("cycle-*.json"))]
