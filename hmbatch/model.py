@@ -223,8 +223,9 @@ def _id_tables(model: TwoTower) -> dict[int, str]:
 def extended(old: TwoTower, old_vocab: Vocabularies, vocab: Vocabularies, config: dict,
              sample: tuple[dict[str, np.ndarray], dict[str, np.ndarray]]) -> TwoTower:
     """A new model over `vocab` (a superset of `old_vocab`: customers and articles added since)
-    holding `old`'s weights: every known id keeps its row, new ids start from the fresh
-    initialisation, everything else is copied as it is.
+    holding `old`'s weights: every known id keeps its row, a new id starts as a copy of the
+    out-of-vocabulary row (so an id not yet trained on scores exactly as an unknown one did, not
+    as a random vector), everything else is copied as it is.
 
     Args:
         old: a model with its weights restored (`load_model`).
@@ -247,7 +248,7 @@ def extended(old: TwoTower, old_vocab: Vocabularies, vocab: Vocabularies, config
             old_ids, new_ids = getattr(old_vocab, field), getattr(vocab, field)
             table, values = now.numpy(), was.numpy()
             _, at_old, at_new = np.intersect1d(old_ids, new_ids, assume_unique=True, return_indices=True)
-            table[0] = values[0]  # the out-of-vocabulary row
+            table[:] = values[0]  # new ids start as the out-of-vocabulary row: as before, until trained
             table[at_new + 1] = values[at_old + 1]
             now.assign(table)
         elif was.shape == now.shape:
