@@ -64,13 +64,18 @@ class Candidates:
 
 
 def top_distinct(ids: np.ndarray, score: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the k best distinct ids by score (ties: smaller id first); returns (ids, positions)."""
+    """Per row, the k best distinct ids by score (ties: smaller id first), an id repeated in a row
+    counting at its best score only; returns (ids, positions)."""
+    by_id = np.lexsort((-score, ids), axis=-1)  # each id's copies side by side, its best first
+    ids_by_id = np.take_along_axis(ids, by_id, axis=1)
+    later = np.zeros_like(ids, dtype=bool)
+    later[:, 1:] = ids_by_id[:, 1:] == ids_by_id[:, :-1]
+    repeated = np.zeros_like(later)
+    np.put_along_axis(repeated, by_id, later, axis=1)
     order = np.lexsort((ids, -score), axis=-1)
     ids_sorted = np.take_along_axis(ids, order, axis=1)
     score_sorted = np.take_along_axis(score, order, axis=1)
-    dup = np.zeros_like(ids_sorted, dtype=bool)
-    dup[:, 1:] = ids_sorted[:, 1:] == ids_sorted[:, :-1]
-    keep = ~dup & np.isfinite(score_sorted)
+    keep = ~np.take_along_axis(repeated, order, axis=1) & np.isfinite(score_sorted)
     rank = np.where(keep, np.cumsum(keep, axis=1), k + 1)
     rows, cols = np.nonzero(rank <= k)
     out_ids = np.full((ids.shape[0], k), -1, dtype=np.int64)

@@ -85,3 +85,15 @@ def test_score_file_rejects_a_bad_prediction(tmp_path):
     sub.write_text("customer_id,prediction\na,0000000010 oops\n")
     with pytest.raises(InputError, match="line 2: prediction"):
         score_file(sub, truth)
+
+
+def test_top_distinct_counts_a_repeated_id_once_at_its_best_score():
+    """Known answer: a list of recent purchases filled with best sellers that repeat two of them
+    (different positional scores) gives 4 distinct ids, each once, in order."""
+    from hmbatch.retrieve import top_distinct
+    ids = np.array([[7, 3, -1, 3, 9, 7, 5]])
+    score = np.array([[6.0, 5.0, -np.inf, 3.0, 2.0, 1.0, 0.0]])
+    lists, positions = top_distinct(ids, score, 4)
+    assert lists.tolist() == [[7, 3, 9, 5]] and positions.tolist() == [[0, 1, 4, 6]]
+    lists, _ = top_distinct(ids, score, 6)
+    assert lists.tolist() == [[7, 3, 9, 5, -1, -1]]
