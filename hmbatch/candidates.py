@@ -172,8 +172,7 @@ class TwoTowerSource:
                                            "ORDER BY 1", [days]).fetchnumpy()["article_id"], np.int64)
             k = min(k + 1, self.index.index.ntotal)
             if len(seeds) == 0 or k == 0:
-                self._similar = {"src": np.zeros(0, np.int32), "dst": np.zeros(0, np.int32),
-                                 "sim": np.zeros(0, np.float64), "rank": np.zeros(0, np.int32)}
+                self._similar = _no_similar()
                 return self._similar
             pos = np.clip(np.searchsorted(self.article_ids, seeds), 0, len(self.article_ids) - 1)
             queries = np.hstack([self.article_emb[pos], np.zeros((len(seeds), 1), np.float32)])
@@ -232,6 +231,11 @@ def _no_hits() -> dict[str, np.ndarray]:
             "score": np.zeros(0, np.float64), "rank": np.zeros(0, np.int32)}
 
 
+def _no_similar() -> dict[str, np.ndarray]:
+    return {"src": np.zeros(0, np.int32), "dst": np.zeros(0, np.int32),
+            "sim": np.zeros(0, np.float64), "rank": np.zeros(0, np.int32)}
+
+
 def generate(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray, config: CandidateConfig,
              two_tower: TwoTowerSource | None = None) -> None:
     """Every source's candidates for the customers, collected into temp table cand.
@@ -242,8 +246,7 @@ def generate(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray, config: C
     hits = two_tower.hits(customer_idx, config.tt_k) if two_tower else _no_hits()
     _temp_table(con, "tt_hits", hits)
     _temp_table(con, "tt_sim", two_tower.similar(con, SIMILAR_PER_ARTICLE, config.cobuy_days) if two_tower
-                else {"src": np.zeros(0, np.int32), "dst": np.zeros(0, np.int32),
-                      "sim": np.zeros(0, np.float64), "rank": np.zeros(0, np.int32)})
+                else _no_similar())
     execute_file(con, "candidates/10_sources.sql", config.params())
     execute_file(con, "candidates/20_collect.sql", config.params())
 

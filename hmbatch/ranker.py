@@ -258,7 +258,7 @@ def train_ranker(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date,
     """
     started = time.perf_counter()
     reuse = dict(reuse or {})
-    label_cutoffs = [cutoff - dt.timedelta(days=7 * k) for k in range(1, config.weeks + 1)]
+    label_cutoffs = label_weeks(cutoff, config.weeks)
     missing = [w for w in label_cutoffs if w not in reuse and w not in (snapshots or {})]
     if config.two_tower and missing:
         raise HmbatchError(f"the ranker's two-tower needs a two-tower snapshot at label week {missing[0]}: "
@@ -303,6 +303,11 @@ def train_ranker(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date,
                         "seconds": round(time.perf_counter() - started, 2)}}
     (folder / "ranker.json").write_text(json.dumps(info, indent=2))
     return info
+
+
+def label_weeks(cutoff: dt.date, weeks: int) -> list[dt.date]:
+    """The cut-offs of the `weeks` label weeks before `cutoff`, the latest first."""
+    return [cutoff - dt.timedelta(days=7 * k) for k in range(1, weeks + 1)]
 
 
 def save_set(folder: Path, parts: tuple) -> None:
@@ -353,8 +358,7 @@ def training_step(config: RankerConfig, log=print):
 
     def step(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date, manifest: dict,
              snapshots: dict, warm_from: Path | None = None):
-        weeks = [cutoff - dt.timedelta(days=7 * k) for k in range(1, config.weeks + 1)]
-        reuse = reusable_sets(warm_from, config, weeks) if warm_from else None
+        reuse = reusable_sets(warm_from, config, label_weeks(cutoff, config.weeks)) if warm_from else None
         info = train_ranker(tmp_dir, con, cutoff, manifest, config, log, snapshots, reuse)
         return "ranker", info
 
