@@ -42,7 +42,7 @@ def describe(r: Retriever, article_ids: np.ndarray) -> dict[int, dict]:
 # the ranker's candidate columns that say a source proposed the article
 SOURCE_RANKS = {"rep_rank": "repurchase", "sp_rank": "same product", "bt_rank": "bought together",
                 "pop_src_rank": "popular", "band_src_rank": "popular (age band)", "rising_rank": "rising",
-                "tt_rank": "two-tower"}
+                "tt_rank": "two-tower", "ts_rank": "like what you bought lately"}
 
 
 def ranker_items(r: Retriever, idx: np.ndarray, k: int) -> tuple[np.ndarray, list[float | None], list[list[str]]]:
@@ -93,11 +93,13 @@ def query(ws: Workspace, customer_id: str, k: int = 12, strategy: str | None = N
         info = describe(r, ids[0])
         scores = cand.score(first_stage, r.weights)[0, pos[0]]
         items = []
-        for rank, (article, score, bits) in enumerate(zip(ids[0].tolist(), scores.tolist(),
-                                                          cand.source[0, pos[0]].tolist()), start=1):
+        for rank, (article, score, bits, at) in enumerate(zip(ids[0].tolist(), scores.tolist(),
+                                                              cand.source[0, pos[0]].tolist(), pos[0].tolist()), 1):
+            filled = at < 0  # past the sources' candidates: from the fill order
             items.append({"rank": rank, "article_id": f"{article:010d}", **info.get(article, {}),
-                          "score": round(score - PRIMARY if score > PRIMARY / 2 else score, 5),
-                          "sources": [name for bit, name in SOURCES.items() if bits & bit]})
+                          "score": None if filled else round(score - PRIMARY if score > PRIMARY / 2 else score, 5),
+                          "sources": ["popular (fill)"] if filled else
+                          [name for bit, name in SOURCES.items() if bits & bit]})
     finally:
         r.con.close()
     note = None if idx[0] >= 0 else ("customer not in the database: cold-start answer "

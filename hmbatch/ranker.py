@@ -460,7 +460,7 @@ class Ranker:
         pop = self.r.pop_lists[age_group(self.r.ages(uniq)) + 1]
         both = np.concatenate([ranked, pop], axis=1)
         order = np.where(both >= 0, -np.arange(both.shape[1], dtype=np.float64), -np.inf)
-        lists = top_distinct(both, order, k)[0]
+        lists = self.r.filled(top_distinct(both, order, k)[0])
         out = np.empty((len(idx), k), np.int64)
         known = idx >= 0
         out[known] = lists[np.searchsorted(uniq, idx[known])]

@@ -29,6 +29,8 @@ SOURCES = {1: "two-tower", 2: "repurchase", 4: "popular"}
 DEFAULT_BLEND = {"beta": 1.0, "dot": 1.0, "log_pop": 1.0, "rep": 5.0, "pop": 1.0}
 TT_CANDIDATES, REP_CANDIDATES, POP_CANDIDATES = 24, 12, 24
 REPURCHASE_DAYS = 56
+MAX_K = 100  # the longest list `query`, `submit` and the API give
+ON_SALE_DAYS = 28  # an article is on sale when it sold in these days before the cut-off
 PRIMARY = 1e6
 
 
@@ -131,15 +133,38 @@ class Retriever:
         sales = np.zeros((6, len(self.article_ids)), np.float32)
         sales[np.asarray(rows["age_group"]) + 1, pos] = rows["n_sales"]
         self.pop_score = np.log1p(sales) / np.maximum(np.log1p(sales.max(axis=1, keepdims=True)), 1e-9)
-        alltime = self.con.execute("SELECT article_id FROM article_stats WHERE first_sale <= ? "
-                                   "ORDER BY n_sales DESC, article_id LIMIT ?",
-                                   [self.cutoff, POP_CANDIDATES]).fetchnumpy()["article_id"]
-        ranked = [np.lexsort((self.article_ids, -row))[:POP_CANDIDATES] for row in sales]
-        # each age group's sold articles, filled with the overall ranking, then the all-time best
-        fill = list(ranked[0]) + list(np.searchsorted(self.article_ids, alltime))
-        ranked = [order[sales[row][order] > 0] for row, order in enumerate(ranked)]
+        self.fill_order = self._fill_order()
+        fill = list(np.searchsorted(self.article_ids, self.fill_order[:POP_CANDIDATES]))
+        # each age group's articles sold last week, best first, then the fill order
+        ranked = [order[row[order] > 0] for row, order in
+                  ((row, np.lexsort((self.article_ids, -row))[:POP_CANDIDATES]) for row in sales)]
         self.pop_lists = np.stack([self.article_ids[np.array(list(dict.fromkeys(list(order) + fill))[:POP_CANDIDATES])]
                                    for order in ranked])
+
+    def _fill_order(self) -> np.ndarray:
+        """The MAX_K articles every list is filled from (sql/serving/fill.sql): those on sale,
+        then, in a shop with fewer on sale, those sold before, then the rest of the catalogue."""
+        params = {"cutoff": str(self.cutoff), "days": ON_SALE_DAYS, "k": MAX_K}
+        order = execute_file(self.con, "serving/fill.sql", params).execute(
+            "SELECT article_id FROM fill_order").fetchnumpy()["article_id"].astype(np.int64)
+        if len(order) < MAX_K:
+            tail = execute_file(self.con, "serving/fill_catalogue.sql", params).execute(
+                "SELECT article_id FROM fill_tail").fetchnumpy()["article_id"].astype(np.int64)
+            order = np.array(list(dict.fromkeys(order.tolist() + tail.tolist()))[:MAX_K], np.int64)
+        return order
+
+    def filled(self, lists: np.ndarray) -> np.ndarray:
+        """`lists` (rows of ids, -1 = empty) with every empty slot taken by the fill order's next
+        article not already in the row: k distinct articles in each row (k <= MAX_K)."""
+        short = (lists < 0).any(axis=1)
+        if not short.any():
+            return lists
+        rows = lists[short]
+        both = np.concatenate([rows, np.broadcast_to(self.fill_order, (len(rows), len(self.fill_order)))], axis=1)
+        order = np.where(both >= 0, -np.arange(both.shape[1], dtype=np.float64), -np.inf)
+        out = lists.copy()
+        out[short] = top_distinct(both, order, lists.shape[1])[0]
+        return out
 
     def best_sellers(self, k: int = 12) -> np.ndarray:
         """Last week's k best sellers over all customers (the baseline's list)."""
@@ -237,10 +262,11 @@ class Retriever:
 
     def recommend(self, customer_idx: np.ndarray, strategy: str = "blend",
                   k: int = 12) -> tuple[np.ndarray, Candidates, np.ndarray]:
-        """Top-k distinct articles per customer: (ids, candidates, chosen positions)."""
+        """Top-k distinct articles per customer: (ids, candidates, chosen positions; -1 where
+        the slot was filled from the fill order)."""
         cand = self.candidates(customer_idx)
         ids, pos = top_distinct(cand.ids, cand.score(strategy, self.weights), k)
-        return ids, cand, pos
+        return self.filled(ids), cand, pos
 
 
 def check_strategy(name: str) -> str:

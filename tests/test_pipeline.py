@@ -168,6 +168,62 @@ def test_unknown_and_malformed_ids(world):
     assert short.exit_code == 1 and "64 lowercase hexadecimal" in short.output
 
 
+def _customers(data: Path) -> tuple[str, str]:
+    """A customer with purchases and one without any (cold)."""
+    with open(data / "transactions_train.csv", newline="") as handle:
+        buyers = [r["customer_id"] for r in csv.DictReader(handle)]
+    with open(data / "customers.csv", newline="") as handle:
+        cold = sorted({r["customer_id"] for r in csv.DictReader(handle)} - set(buyers))
+    assert cold, "the tiny world has customers without a purchase"
+    return buyers[-1], cold[0]
+
+
+@pytest.mark.parametrize("strategy", ["ranker", "blend", "two-tower", "repurchase", "popular"])
+def test_any_k_gives_k_distinct_catalogue_articles(world, strategy):
+    """Known, cold and unknown customers, through the API and `query`: k distinct articles of the
+    catalogue for every k accepted, also past what the sources propose (the ranker keeps 80
+    candidates, the first stage at most 60)."""
+    import hmbatch
+    with open(world["data"] / "articles.csv", newline="") as handle:
+        catalogue = {r["article_id"] for r in csv.DictReader(handle)}
+    known, cold = _customers(world["data"])
+    customers = [known, cold, "f" * 64]
+    lists = hmbatch.open_workspace(world["ws"]).recommend(customers, k=100, strategy=strategy)
+    short = hmbatch.open_workspace(world["ws"]).recommend(customers, k=1, strategy=strategy)
+    for customer in customers:
+        assert len(lists[customer]) == 100 and len(set(lists[customer])) == 100
+        assert set(lists[customer]) <= catalogue and short[customer] == lists[customer][:1]
+    for customer in customers:
+        result = invoke("query", customer, "--k", "100", "--json", "--strategy", strategy, "--workspace", world["ws"])
+        assert result.exit_code == 0, result.output
+        assert [i["article_id"] for i in json.loads(result.output)["items"]] == lists[customer]
+
+
+def test_lists_are_filled_from_articles_on_sale(world):
+    """The fill order holds only articles sold in the 28 days before the cut-off, by last week's
+    sales (known answer from the CSV), and every list past its sources takes from it in order."""
+    from hmbatch.retrieve import MAX_K, Retriever
+    from hmbatch.workspace import Workspace
+    r = Retriever.open(Workspace(world["ws"]))
+    try:
+        cutoff = r.cutoff
+        with open(world["data"] / "transactions_train.csv", newline="") as handle:
+            rows = [(dt.date.fromisoformat(t["t_dat"]), int(t["article_id"])) for t in csv.DictReader(handle)]
+        week, month = {}, {}
+        for day, article in rows:
+            if cutoff - dt.timedelta(days=28) < day <= cutoff:
+                month[article] = month.get(article, 0) + 1
+                if day > cutoff - dt.timedelta(days=7):
+                    week[article] = week.get(article, 0) + 1
+        expected = sorted(month, key=lambda a: (-week.get(a, 0), -month[a], a))[:MAX_K]
+        assert len(expected) == MAX_K and r.fill_order.tolist() == expected
+        assert set(r.pop_lists.ravel().tolist()) <= set(month)
+        lists = np.array([[expected[3], -1, -1], [-1, -1, -1]])
+        assert r.filled(lists).tolist() == [[expected[3], expected[0], expected[1]], expected[:3]]
+    finally:
+        r.con.close()
+
+
 def test_interrupted_submit_leaves_no_file(world, tmp_path, monkeypatch):
     from hmbatch import submit as submit_mod
     calls = {"n": 0}
