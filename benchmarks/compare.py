@@ -149,7 +149,7 @@ def ranker_ablation(ws: str) -> dict:
         truth = held_out(r)
         r._ranker = None
         started = time.perf_counter()
-        lists = ranker_lists(r, truth.customers)
+        lists = ranker_lists(r, truth.customers)[0]
         score_s = time.perf_counter() - started
         without = float(map_at_k_matrix(lists, truth).mean())
     finally:

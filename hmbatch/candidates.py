@@ -257,8 +257,11 @@ def _temp_table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, np
     con.unregister(f"{name}_view")
 
 
+RECALL_AT = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
+
+
 def source_recall(con: duckdb.DuckDBPyConnection, truth_pairs: dict[str, np.ndarray],
-                  ns: tuple[int, ...] = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)) -> dict:
+                  ns: tuple[int, ...] = RECALL_AT) -> dict:
     """recall@N of each source (its top-N by its own rank) and of the collected union (top-N by
     the collector's order) against true (customer_idx, article_id) pairs of the customers in
     wanted: the share of true purchases the ranker can reach at all.
@@ -266,6 +269,13 @@ def source_recall(con: duckdb.DuckDBPyConnection, truth_pairs: dict[str, np.ndar
     Returns:
         {"n": [...], "sources": {source: [recall at each n], ..., "union": [...]}, "purchases": int}
     """
+    return recall_of(source_hits(con, truth_pairs, ns))
+
+
+def source_hits(con: duckdb.DuckDBPyConnection, truth_pairs: dict[str, np.ndarray],
+                ns: tuple[int, ...] = RECALL_AT) -> dict:
+    """`source_recall`'s counts (true purchases found at each N), which add up over chunks of
+    customers: {"n", "sources": {source: [hits at each n]}, "purchases"}."""
     con.register("truth_view", {k: np.asarray(v, np.int32) for k, v in truth_pairs.items()})
     con.execute("CREATE OR REPLACE TEMP TABLE truth AS SELECT DISTINCT * FROM truth_view "
                 "SEMI JOIN wanted USING (customer_idx)")
@@ -273,10 +283,22 @@ def source_recall(con: duckdb.DuckDBPyConnection, truth_pairs: dict[str, np.ndar
     total = con.execute("SELECT count(*) FROM truth").fetchone()[0]
     out = {"n": list(ns), "sources": {}, "purchases": int(total)}
     for source in SOURCES:
-        out["sources"][source] = _recall_curve(con, _source_rows(source), ns, total)
-    out["sources"]["union"] = _recall_curve(con, "SELECT customer_idx, article_id, cand_rank AS rank "
-                                            "FROM cand", ns, total)
+        out["sources"][source] = _hit_curve(con, _source_rows(source), ns)
+    out["sources"]["union"] = _hit_curve(con, "SELECT customer_idx, article_id, cand_rank AS rank FROM cand", ns)
     return out
+
+
+def added_hits(parts: list[dict]) -> dict:
+    """The `source_hits` of several chunks of customers as one."""
+    return {"n": parts[0]["n"], "purchases": sum(p["purchases"] for p in parts),
+            "sources": {s: [sum(v) for v in zip(*(p["sources"][s] for p in parts))] for s in parts[0]["sources"]}}
+
+
+def recall_of(hits: dict) -> dict:
+    """`source_hits` divided by the purchases: `source_recall`'s shape."""
+    total = max(hits["purchases"], 1)
+    return {"n": hits["n"], "purchases": hits["purchases"],
+            "sources": {s: [float(h / total) for h in v] for s, v in hits["sources"].items()}}
 
 
 POPULAR_RANKS = {"popular": "pop_src_rank", "popular_band": "band_src_rank", "rising": "rising_rank"}
@@ -291,9 +313,9 @@ def _source_rows(source: str) -> str:
     return f"SELECT customer_idx, article_id, rank FROM src WHERE source = '{source}'"
 
 
-def _recall_curve(con, rows_sql: str, ns: tuple[int, ...], total: int) -> list[float]:
+def _hit_curve(con, rows_sql: str, ns: tuple[int, ...]) -> list[int]:
     ranks = con.execute(f"SELECT min(s.rank) AS rank FROM ({rows_sql}) s JOIN truth t "
                         "USING (customer_idx, article_id) GROUP BY s.customer_idx, s.article_id"
                         ).fetchnumpy()["rank"]
     ranks = np.asarray(ranks)
-    return [float((ranks <= n).sum() / max(total, 1)) for n in ns]
+    return [int((ranks <= n).sum()) for n in ns]

@@ -141,23 +141,25 @@ def _concat(chunks: list[Candidates], take: np.ndarray) -> Candidates:
     return Candidates(**{f: np.concatenate([getattr(c, f) for c in chunks])[take] for f in fields})
 
 
-def ranker_lists(r: Retriever, customers: np.ndarray, k: int = 12) -> np.ndarray:
-    """The ranker's lists for `customers`, by chunks, through the function submit uses."""
-    return np.concatenate([recommend_lists(r, customers[i:i + RANKER_CHUNK], "ranker", k)
-                           for i in range(0, len(customers), RANKER_CHUNK)])
-
-
-def ranker_figures(r: Retriever, customers: np.ndarray) -> dict:
-    """Each candidate source's recall@N and the union's on the held-out buyers (the share of true
-    purchases the ranker can reach at all), and the ranker's top features."""
-    rk = ranker.for_retriever(r)
+def ranker_lists(r: Retriever, customers: np.ndarray, k: int = 12) -> tuple[np.ndarray, dict]:
+    """The ranker's lists for `customers`, by chunks, through the function submit uses, and each
+    candidate source's recall@N and the union's (the share of true purchases the ranker can
+    reach at all), counted on the candidates each chunk was ranked from (built once)."""
     days = r.manifest["config"]["holdout_days"]
     truth = ranker.purchases_between(r.con, r.cutoff, r.cutoff + dt.timedelta(days=days))
-    candidates.generate(r.con, customers, rk.config, rk.two_tower)
-    recall = candidates.source_recall(r.con, truth)
-    recall["n_candidates"] = rk.config.n_candidates
+    lists, hits = [], []
+    for i in range(0, len(customers), RANKER_CHUNK):
+        lists.append(recommend_lists(r, customers[i:i + RANKER_CHUNK], "ranker", k))
+        hits.append(candidates.source_hits(r.con, truth))  # the chunk's wanted and cand tables
+    return np.concatenate(lists), candidates.recall_of(candidates.added_hits(hits))
+
+
+def ranker_figures(r: Retriever, recall: dict) -> dict:
+    """The candidates' recall (`ranker_lists`) and the ranker's top features."""
+    rk = ranker.for_retriever(r)
     top = dict(list(rk.info["feature_importance"].items())[:12])
-    return {"candidate_recall": recall, "ranker": {"top_features": top, "figures": rk.info["figures"]}}
+    return {"candidate_recall": {**recall, "n_candidates": rk.config.n_candidates},
+            "ranker": {"top_features": top, "figures": rk.info["figures"]}}
 
 
 def evaluate(ws: Workspace, strategies: tuple[str, ...] = STRATEGIES, do_tune: bool = False,
@@ -192,12 +194,16 @@ def evaluate(ws: Workspace, strategies: tuple[str, ...] = STRATEGIES, do_tune: b
         n_articles = len(r.article_ids)
         has_ranker = ranker.Ranker.exists(r.run_dir)
         if has_ranker:
-            out.update(ranker_figures(r, truth.customers))
+            ranked, recall = ranker_lists(r, truth.customers)
+            out.update(ranker_figures(r, recall))
         out["results"] = {}
         for s in strategies:
             if s == "ranker" and not has_ranker and len(strategies) > 1:
                 continue  # "all" on a run trained with --ranker none
-            lists = ranker_lists(r, truth.customers) if s == "ranker" else rank(chunks, s, r.weights)
+            if s == "ranker":  # without a ranker, ranker_lists stops with the error that names the fix
+                lists = ranked if has_ranker else ranker_lists(r, truth.customers)[0]
+            else:
+                lists = rank(chunks, s, r.weights)
             out["results"][s] = score_lists(lists, truth, seg, n_articles)
         for name, lists in baselines(r, truth.customers).items():
             out["results"][name] = score_lists(np.ascontiguousarray(lists), truth, seg, n_articles)

@@ -306,3 +306,27 @@ def test_without_customer_id_trains_and_reloads(world, tmp_path):
     con.close()
     np.testing.assert_allclose(embed(load_model(run, manifest).query_model, custs),
                                np.load(run / "customer_embeddings.npy"), rtol=1e-4, atol=1e-4)
+
+
+def test_candidate_recall_adds_up_over_chunks(world, monkeypatch):
+    """evaluate counts the sources' recall on the candidates it ranks, chunk by chunk (built once):
+    the same figures as one pass over every held-out buyer."""
+    from hmbatch import candidates, evaluate as evaluate_mod, ranker
+    from hmbatch.retrieve import Retriever
+    from hmbatch.workspace import Workspace
+    monkeypatch.setattr(evaluate_mod, "RANKER_CHUNK", 7)
+    chunked = evaluate_mod.evaluate(Workspace(world["ws"]), ("ranker",))["candidate_recall"]
+    r = Retriever.open(Workspace(world["ws"]))
+    try:
+        rk = ranker.for_retriever(r)
+        truth = evaluate_mod.held_out(r)
+        days = r.manifest["config"]["holdout_days"]
+        candidates.generate(r.con, truth.customers, rk.config, rk.two_tower)
+        whole = candidates.source_recall(
+            r.con, ranker.purchases_between(r.con, r.cutoff, r.cutoff + dt.timedelta(days=days)))
+    finally:
+        r.con.close()
+    assert len(truth.customers) > 7 and whole["purchases"] == chunked["purchases"] > 0
+    for source, curve in whole["sources"].items():
+        assert chunked["sources"][source] == pytest.approx(curve), source
+    assert whole["sources"]["union"][-1] > 0
