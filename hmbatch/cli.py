@@ -11,7 +11,11 @@ from typing import Optional
 import typer
 
 from hmbatch.errors import HmbatchError, Interrupted
+from hmbatch.ranker import RankerConfig
+from hmbatch.train import TrainConfig
 from hmbatch.workspace import Workspace, signal_received
+
+TD, RD = TrainConfig(), RankerConfig()  # each option's default is its stage config's
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Top-12 fashion recommendations per customer from H&M-layout CSV files.")
@@ -81,17 +85,17 @@ def synth(out_dir: Path = typer.Argument(..., help="Folder to write the CSV file
 
 
 @command
-def train(holdout_days: int = typer.Option(7, min=0, help="Days at the end kept out for evaluate (0 = train on all)."),
-          epochs: int = typer.Option(2, min=1, help="Passes over the training examples."),
-          weeks: int = typer.Option(12, min=1, help="Weeks of purchases before the cut-off to train on."),
-          dim: int = typer.Option(64, min=2, max=1024, help="Embedding size."),
-          batch_size: int = typer.Option(1024, min=2, help="Examples per step (in-batch negatives)."),
-          learning_rate: float = typer.Option(0.005, min=1e-6, max=1.0, help="Adam learning rate."),
-          temperature: float = typer.Option(1.0, min=1e-3, help="Softmax temperature of the retrieval loss."),
-          customer_id: bool = typer.Option(True, help="Give each customer an id embedding."),
-          half_life_weeks: float = typer.Option(0.0, min=0.0, help="Weeks over which an example's weight "
+def train(holdout_days: int = typer.Option(TD.holdout_days, min=0, help="Days at the end kept out for evaluate (0 = train on all)."),
+          epochs: int = typer.Option(TD.epochs, min=1, help="Passes over the training examples."),
+          weeks: int = typer.Option(TD.weeks, min=1, help="Weeks of purchases before the cut-off to train on."),
+          dim: int = typer.Option(TD.dim, min=2, max=1024, help="Embedding size."),
+          batch_size: int = typer.Option(TD.batch_size, min=2, help="Examples per step (in-batch negatives)."),
+          learning_rate: float = typer.Option(TD.learning_rate, min=1e-6, max=1.0, help="Adam learning rate."),
+          temperature: float = typer.Option(TD.temperature, min=1e-3, help="Softmax temperature of the retrieval loss."),
+          customer_id: bool = typer.Option(TD.use_customer_id, help="Give each customer an id embedding."),
+          half_life_weeks: float = typer.Option(TD.half_life_weeks, min=0.0, help="Weeks over which an example's weight "
                                                 "halves, counted back from the cut-off (0 = equal weights)."),
-          seed: int = typer.Option(0, help="Random seed."),
+          seed: int = typer.Option(TD.seed, help="Random seed."),
           warm_start: Optional[bool] = typer.Option(None, "--warm-start/--cold-start",
                                                     help="Continue the current run (its two-tower's weights, "
                                                     "the ranker's unchanged label weeks) or train from nothing; "
@@ -100,9 +104,9 @@ def train(holdout_days: int = typer.Option(7, min=0, help="Days at the end kept 
           ranker: str = typer.Option("lightgbm", help="lightgbm (the second stage) | none."),
           candidates: Optional[int] = typer.Option(None, "--candidates", min=12, max=300,
                                                    help="Candidates per customer for the ranker "
-                                                   "(default 80, or the current model's with --holdout-days 0)."),
+                                                   f"(default {RD.n_candidates}, or the current model's with --holdout-days 0)."),
           ranker_weeks: Optional[int] = typer.Option(None, "--ranker-weeks", min=2, max=12,
-                                                     help="Label weeks the ranker trains on (default 4)."),
+                                                     help=f"Label weeks the ranker trains on (default {RD.weeks})."),
           ranker_two_tower: Optional[bool] = typer.Option(None, "--ranker-two-tower/--no-ranker-two-tower",
                                                           help="Two-tower candidates and features in the ranker."),
           workspace: Optional[Path] = WorkspaceOpt) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from hmbatch.errors import InputError
+from hmbatch.errors import InputError, SqlError
 from hmbatch.sqlfiles import execute_file, parameters, split_statements, sql_dir
 from hmbatch.workspace import (Workspace, on_interrupt, pause_point, remove_path, signal_received,
                                signals_as_interrupt)
@@ -313,10 +313,11 @@ def create_input_views(con: duckdb.DuckDBPyConnection, params: dict[str, str],
         con.execute(f"SET VARIABLE {raw.role}_path = ?", [str(path)])
         try:
             execute_file(con, f"inputs/{kind}_{raw.role}.sql", {})
-        except duckdb.Error as exc:
+        except SqlError as exc:
             label = "Parquet" if kind == "parquet" else "CSV"
             named = (inputs or {}).get(raw.param, path)
-            raise InputError(f"{named}: cannot be read as {label} ({str(exc).strip().splitlines()[0]})") from None
+            cause = str(exc.__cause__).strip().splitlines()[0]
+            raise InputError(f"{named}: cannot be read as {label} ({cause})") from None
 
 
 def check_loaded(con: duckdb.DuckDBPyConnection, inputs: dict[str, Path]) -> dict[str, int]:

@@ -13,5 +13,9 @@ class WorkspaceError(HmbatchError):
     """The workspace is missing something, locked, stale or not writable."""
 
 
+class SqlError(HmbatchError):
+    """A statement of one of the sql/ files failed: the message names the file and the statement."""
+
+
 class Interrupted(HmbatchError):
     """SIGINT or SIGTERM arrived; the command stopped and kept the previous state."""

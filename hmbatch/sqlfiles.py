@@ -14,7 +14,8 @@ from pathlib import Path
 
 import duckdb
 
-from hmbatch.errors import HmbatchError
+from hmbatch.errors import HmbatchError, SqlError
+from hmbatch.workspace import signal_received
 
 
 @functools.lru_cache(maxsize=1)
@@ -55,7 +56,19 @@ def execute_file(con: duckdb.DuckDBPyConnection, name: str,
 
     Returns:
         The connection, holding the last statement's result (for `.fetchnumpy()`).
+
+    Raises:
+        SqlError: a statement failed; the message names the file, the statement and DuckDB's
+            cause (an interruption is raised as it is).
     """
-    for statement in split_statements(read_sql(name)):
-        con.execute(statement, {k: params[k] for k in parameters(statement)})
+    for number, statement in enumerate(split_statements(read_sql(name)), start=1):
+        try:
+            con.execute(statement, {k: params[k] for k in parameters(statement)})
+        except duckdb.InterruptException:
+            raise
+        except duckdb.Error as exc:
+            if signal_received():
+                raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SqlError(f"sql/{name}, statement {number}: {first}") from exc
     return con
