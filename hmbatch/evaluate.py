@@ -104,36 +104,57 @@ def tune(cand: Candidates, truth: Truth) -> tuple[dict, float]:
     return best, best_map
 
 
-def tune_beta(r: Retriever, truth: Truth) -> tuple[float, dict[str, float]]:
-    """The popularity weight of the two-tower retrieval that maximises its MAP@12 on (a sample of)
-    the held-out buyers; it changes which articles FAISS returns, so each value retrieves anew."""
-    rows = np.arange(len(truth.customers))
-    if len(rows) > TUNE_SAMPLE:
-        rows = np.sort(np.random.default_rng(1).choice(rows, TUNE_SAMPLE, replace=False))
-    sample, scores = subset(truth, rows), {}
+def beta_scores(r: Retriever, truth: Truth, rows: np.ndarray) -> dict[float, np.ndarray]:
+    """The two-tower's AP@12 of each buyer at `rows` for each popularity weight in BETAS (it
+    changes which articles FAISS returns, so each value retrieves anew)."""
+    sample, out = subset(truth, rows), {}
     for beta in BETAS:
         r.weights = {**r.weights, "beta": beta}
-        lists = rank(chunked_candidates(r, sample.customers), "two-tower", r.weights)
-        scores[beta] = float(map_at_k_matrix(lists, sample).mean())
-    return max(BETAS, key=lambda b: (scores[b], -abs(b - 1.0))), scores
+        out[beta] = map_at_k_matrix(rank(chunked_candidates(r, sample.customers), "two-tower", r.weights), sample)
+    return out
 
 
-def tune_with_check(chunks: list[Candidates], truth: Truth) -> dict:
-    """Fits the weights on half the buyers (at most TUNE_SAMPLE) and scores them on the others (an
-    honest figure), then fits the weights to keep on (a sample of) all buyers."""
+def best_beta(scores: dict[float, np.ndarray], among: np.ndarray) -> float:
+    """The beta of the best mean AP over the buyers `among` (a mask), the one nearest 1 on ties."""
+    return max(BETAS, key=lambda b: (round(float(scores[b][among].mean()), 12), -abs(b - 1.0)))
+
+
+def tune_out_of_sample(r: Retriever, truth: Truth) -> tuple[dict, dict[str, np.ndarray]]:
+    """Fits beta and the blend weights on one half of the buyers and ranks the other half with
+    them, then the other way round (2-fold cross-fitting): every buyer's two-tower and blend list
+    comes from weights fitted on other buyers, so their MAP@12 is out of sample. The weights kept
+    for serving are fitted on (a sample of at most TUNE_SAMPLE of) all buyers.
+
+    Returns:
+        (the tuning figures, {"two-tower": lists, "blend": lists} of every buyer, out of sample).
+    """
     rng = np.random.default_rng(0)
-    rows = np.arange(len(truth.customers))
-    half = np.sort(rng.choice(rows, min(len(rows) // 2, TUNE_SAMPLE), replace=False))
-    other = np.setdiff1d(rows, half)
-    weights_half, _ = tune(_concat(chunks, half), subset(truth, half))
-    check = _concat(chunks, other)
-    held = float(map_at_k_matrix(top_distinct(check.ids, check.score("blend", weights_half), 12)[0],
-                                 subset(truth, other)).mean())
-    sample = rows if len(rows) <= TUNE_SAMPLE else np.sort(rng.choice(rows, TUNE_SAMPLE, replace=False))
-    weights, fitted = tune(_concat(chunks, sample), subset(truth, sample))
-    return {"weights": weights, "map@12_fitted": fitted, "map@12_other_half": held,
-            "weights_other_half": weights_half}
-
+    n = len(truth.customers)
+    order = rng.permutation(n)
+    halves = (np.sort(order[:n // 2]), np.sort(order[n // 2:]))
+    sampled = np.sort(rng.choice(n, min(n, TUNE_SAMPLE), replace=False))
+    scores = beta_scores(r, truth, sampled)
+    lists = {"two-tower": np.full((n, 12), -1, np.int64), "blend": np.full((n, 12), -1, np.int64)}
+    folds = []
+    for fit, other in ((halves[0], halves[1]), (halves[1], halves[0])):
+        beta = best_beta(scores, np.isin(sampled, fit))
+        r.weights = {**r.weights, "beta": beta}
+        fit_rows = fit if len(fit) <= TUNE_SAMPLE // 2 else np.sort(rng.choice(fit, TUNE_SAMPLE // 2, replace=False))
+        weights, _ = tune(_concat(chunked_candidates(r, truth.customers[fit_rows]), slice(None)),
+                          subset(truth, fit_rows))
+        scored = chunked_candidates(r, truth.customers[other])
+        lists["two-tower"][other] = rank(scored, "two-tower", r.weights)
+        lists["blend"][other] = rank(scored, "blend", weights)
+        folds.append({"beta": beta, "weights": weights, "fitted_on": int(len(fit_rows)),
+                      "scored_on": int(len(other)),
+                      "map@12": float(map_at_k_matrix(lists["blend"][other], subset(truth, other)).mean())})
+    beta = best_beta(scores, np.ones(len(sampled), bool))
+    r.weights = {**r.weights, "beta": beta}
+    weights, fitted = tune(_concat(chunked_candidates(r, truth.customers[sampled]), slice(None)),
+                           subset(truth, sampled))
+    return {"weights": weights, "beta": beta, "map@12_fitted": fitted,
+            "map@12_other_half": float(map_at_k_matrix(lists["blend"], truth).mean()), "folds": folds,
+            "two_tower_map@12_by_beta": {str(b): float(v.mean()) for b, v in scores.items()}}, lists
 
 
 def _concat(chunks: list[Candidates], take: np.ndarray) -> Candidates:
@@ -179,16 +200,13 @@ def evaluate(ws: Workspace, strategies: tuple[str, ...] = STRATEGIES, do_tune: b
         r = Retriever.open(ws, allow_stale)
         truth = held_out(r)
         out = {"model": r.run_dir.name, "cutoff": str(r.cutoff), "buyers": len(truth.customers)}
+        crossed: dict[str, np.ndarray] = {}
         if do_tune:
-            beta, beta_scores = tune_beta(r, truth)
-            r.weights = {**r.weights, "beta": beta}
-        chunks = chunked_candidates(r, truth.customers)
-        if do_tune:
-            out["tuning"] = tune_with_check(chunks, truth)
-            out["tuning"]["two_tower_map@12_by_beta"] = {str(b): v for b, v in beta_scores.items()}
-            r.weights = {"beta": beta, **out["tuning"]["weights"]}
+            out["tuning"], crossed = tune_out_of_sample(r, truth)
+            r.weights = {"beta": out["tuning"]["beta"], **out["tuning"]["weights"]}
             manifest = {**r.manifest, "blend": r.weights}
             atomic_write_text(r.run_dir / "manifest.json", json.dumps(manifest, indent=2))
+        chunks = chunked_candidates(r, truth.customers)
         out["weights"] = r.weights
         seg = segments(r, truth.customers)
         n_articles = len(r.article_ids)
@@ -202,8 +220,8 @@ def evaluate(ws: Workspace, strategies: tuple[str, ...] = STRATEGIES, do_tune: b
                 continue  # "all" on a run trained with --ranker none
             if s == "ranker":  # without a ranker, ranker_lists stops with the error that names the fix
                 lists = ranked if has_ranker else ranker_lists(r, truth.customers)[0]
-            else:
-                lists = rank(chunks, s, r.weights)
+            else:  # tuned strategies: each buyer ranked with weights fitted on the other half
+                lists = crossed[s] if s in crossed else rank(chunks, s, r.weights)
             out["results"][s] = score_lists(lists, truth, seg, n_articles)
         for name, lists in baselines(r, truth.customers).items():
             out["results"][name] = score_lists(np.ascontiguousarray(lists), truth, seg, n_articles)

@@ -111,8 +111,8 @@ def evaluation(out: dict) -> None:
     if "tuning" in out:
         t = out["tuning"]
         console.print(f"weights tuned and saved: {out['weights']} (blend MAP@12 {t['map@12_fitted']:.5f} "
-                      f"on the buyers they were fitted on; {t['map@12_other_half']:.5f} on a half "
-                      "not used for fitting)")
+                      f"on the buyers they were fitted on; the table's blend and two-tower figures, "
+                      f"blend {t['map@12_other_half']:.5f}, rank each half with weights fitted on the other)")
 
 
 def _candidate_recall(recall: dict) -> None:

@@ -1,6 +1,10 @@
--- Step 1: articles (view input_articles, sql/inputs/) -> categories (feature, code, name) and articles (typed, small integer codes).
+-- Step 1: articles (view input_articles, sql/inputs/) -> categories (feature, code, name) and
+-- articles (typed, small integer codes), through the scratch temp table raw_articles (dropped).
 -- article_id is read as text and cast to INTEGER, so '0108775015' and '108775015' are the same id.
 -- Code 0 of every categorical feature means missing.
+-- reads: input_articles
+-- writes: raw_articles, categories, articles
+-- params: none
 CREATE TEMP TABLE raw_articles AS
 SELECT * FROM input_articles;
 

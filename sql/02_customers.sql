@@ -1,5 +1,10 @@
--- Step 2: customers (view input_customers) -> customers (dense customer_idx, flags as 0/1, categorical codes, age).
+-- Step 2: customers (view input_customers) -> customers (dense customer_idx, flags as 0/1,
+-- categorical codes, age), through the scratch temp table raw_customers (dropped). The codes of
+-- club_member_status and fashion_news_frequency are inserted into step 1's categories.
 -- FN and Active are '1.0' or empty; 'NONE' and 'None' are kept as the distinct values they are.
+-- reads: input_customers, categories
+-- writes: raw_customers, customers
+-- params: none
 CREATE TEMP TABLE raw_customers AS
 SELECT * FROM input_customers;
 

@@ -1,7 +1,11 @@
--- Step 3: transactions_train (view input_transactions) -> transactions (typed; customer_id replaced by customer_idx).
+-- Step 3: transactions_train (view input_transactions) -> transactions (typed; customer_id replaced
+-- by customer_idx).
 -- The file is read with its types declared (a bad value stops the build and is then located by
 -- line). Rows naming an article or a customer missing from the catalogue are counted in
 -- load_report and deleted.
+-- reads: input_transactions, customers, articles
+-- writes: transactions, load_report
+-- params: none
 CREATE TABLE transactions AS
 SELECT s.t_dat, c.customer_idx, s.article_id, s.price, s.sales_channel_id AS channel
 FROM input_transactions s

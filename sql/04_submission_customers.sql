@@ -1,5 +1,8 @@
--- Step 4: sample_submission.csv (or an empty stand-in when the file is absent) -> submission_customers,
--- the customers that `submit` answers, in the file's order.
+-- Step 4: sample_submission.csv (view input_sample_submission, or an empty stand-in when the file
+-- is absent) -> submission_customers, the customers that `submit` answers, in the file's order.
+-- reads: input_sample_submission, customers
+-- writes: submission_customers
+-- params: none
 CREATE TABLE submission_customers AS
 SELECT
     CAST(row_number() OVER () - 1 AS INTEGER) AS position,

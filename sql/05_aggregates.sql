@@ -1,5 +1,8 @@
 -- Step 5: derived tables over all transactions: meta (data dates), per-article and per-customer
 -- aggregates, and weekly sales per article (week 0 = the last 7 days of the data).
+-- reads: transactions
+-- writes: meta, article_stats, customer_stats, weekly_article_sales
+-- params: none
 CREATE TABLE meta AS
 SELECT 'first_date' AS key, CAST(min(t_dat) AS VARCHAR) AS value FROM transactions
 UNION ALL SELECT 'last_date', CAST(max(t_dat) AS VARCHAR) FROM transactions;

@@ -269,6 +269,61 @@ def test_query_of_known_customer_does_not_import_tensorflow(world):
     assert proc.returncode == 0, proc.stderr
 
 
+def test_candidate_recall_adds_up_over_chunks(world, monkeypatch):
+    """evaluate counts the sources' recall on the candidates it ranks, chunk by chunk (built once):
+    the same figures as one pass over every held-out buyer."""
+    from hmbatch import candidates, evaluate as evaluate_mod, ranker
+    from hmbatch.retrieve import Retriever
+    from hmbatch.workspace import Workspace
+    monkeypatch.setattr(evaluate_mod, "RANKER_CHUNK", 7)
+    chunked = evaluate_mod.evaluate(Workspace(world["ws"]), ("ranker",))["candidate_recall"]
+    r = Retriever.open(Workspace(world["ws"]))
+    try:
+        rk = ranker.for_retriever(r)
+        truth = evaluate_mod.held_out(r)
+        days = r.manifest["config"]["holdout_days"]
+        candidates.generate(r.con, truth.customers, rk.config, rk.two_tower)
+        whole = candidates.source_recall(
+            r.con, ranker.purchases_between(r.con, r.cutoff, r.cutoff + dt.timedelta(days=days)))
+    finally:
+        r.con.close()
+    assert len(truth.customers) > 7 and whole["purchases"] == chunked["purchases"] > 0
+    for source, curve in whole["sources"].items():
+        assert chunked["sources"][source] == pytest.approx(curve), source
+    assert whole["sources"]["union"][-1] > 0
+
+
+def test_tuned_figures_are_out_of_sample(world):
+    """evaluate --tune ranks each half of the buyers with beta and weights fitted on the other half:
+    the blend's and the two-tower's reported MAP@12 are the cross-fitted lists' (known answer:
+    recomputed here from the folds' saved weights), never the in-sample fit."""
+    from hmbatch import evaluate as evaluate_mod
+    from hmbatch.metrics import map_at_k_matrix
+    from hmbatch.retrieve import Retriever
+    from hmbatch.workspace import Workspace
+    out = evaluate_mod.evaluate(Workspace(world["ws"]), ("blend", "two-tower"), do_tune=True)
+    folds = out["tuning"]["folds"]
+    assert len(folds) == 2 and sum(f["scored_on"] for f in folds) == out["buyers"]
+    r = Retriever.open(Workspace(world["ws"]))
+    try:
+        truth = evaluate_mod.held_out(r)
+        n = len(truth.customers)
+        order = np.random.default_rng(0).permutation(n)
+        halves = (np.sort(order[:n // 2]), np.sort(order[n // 2:]))
+        blend, tt = np.zeros(n), np.zeros(n)
+        for fold, other in zip(folds, (halves[1], halves[0])):
+            r.weights = {**fold["weights"], "beta": fold["beta"]}
+            chunks = evaluate_mod.chunked_candidates(r, truth.customers[other])
+            sub = evaluate_mod.subset(truth, other)
+            blend[other] = map_at_k_matrix(evaluate_mod.rank(chunks, "blend", r.weights), sub)
+            tt[other] = map_at_k_matrix(evaluate_mod.rank(chunks, "two-tower", r.weights), sub)
+    finally:
+        r.con.close()
+    assert out["results"]["blend"]["map@12"] == pytest.approx(blend.mean())
+    assert out["results"]["two-tower"]["map@12"] == pytest.approx(tt.mean())
+    assert out["tuning"]["map@12_other_half"] == pytest.approx(blend.mean())
+
+
 def test_final_model_carries_tuned_blend_over(world):
     """Runs last: train on every week after `evaluate --tune`; the new model keeps the weights."""
     tuned = json.loads((current_run(world["ws"]) / "manifest.json").read_text())["blend"]
@@ -306,27 +361,3 @@ def test_without_customer_id_trains_and_reloads(world, tmp_path):
     con.close()
     np.testing.assert_allclose(embed(load_model(run, manifest).query_model, custs),
                                np.load(run / "customer_embeddings.npy"), rtol=1e-4, atol=1e-4)
-
-
-def test_candidate_recall_adds_up_over_chunks(world, monkeypatch):
-    """evaluate counts the sources' recall on the candidates it ranks, chunk by chunk (built once):
-    the same figures as one pass over every held-out buyer."""
-    from hmbatch import candidates, evaluate as evaluate_mod, ranker
-    from hmbatch.retrieve import Retriever
-    from hmbatch.workspace import Workspace
-    monkeypatch.setattr(evaluate_mod, "RANKER_CHUNK", 7)
-    chunked = evaluate_mod.evaluate(Workspace(world["ws"]), ("ranker",))["candidate_recall"]
-    r = Retriever.open(Workspace(world["ws"]))
-    try:
-        rk = ranker.for_retriever(r)
-        truth = evaluate_mod.held_out(r)
-        days = r.manifest["config"]["holdout_days"]
-        candidates.generate(r.con, truth.customers, rk.config, rk.two_tower)
-        whole = candidates.source_recall(
-            r.con, ranker.purchases_between(r.con, r.cutoff, r.cutoff + dt.timedelta(days=days)))
-    finally:
-        r.con.close()
-    assert len(truth.customers) > 7 and whole["purchases"] == chunked["purchases"] > 0
-    for source, curve in whole["sources"].items():
-        assert chunked["sources"][source] == pytest.approx(curve), source
-    assert whole["sources"]["union"][-1] > 0

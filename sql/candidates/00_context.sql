@@ -10,6 +10,9 @@
 --   cust_ctx / cust_all: per customer activity in the window / up to the cut-off
 --   cust_pt, cust_ig, cust_dep, cust_col, cust_prod: per customer purchases by category / product
 -- Float averages are rounded to 9 decimals: DuckDB adds in parallel, in an order that varies.
+-- reads: transactions, articles, customers
+-- writes: hist, art_ctx, band_pop, pop_list, pop_wide, cobuy, cust_ctx, cust_all, cust_pt, cust_ig, cust_dep, cust_col, cust_prod
+-- params: $cobuy_days, $cobuy_k, $cutoff, $history_days, $pop_k, $rising_k
 CREATE OR REPLACE TEMP TABLE hist AS
 SELECT customer_idx, article_id, t_dat, price, channel,
        CAST(CAST($cutoff AS DATE) - t_dat AS INTEGER) AS age_days

@@ -5,6 +5,9 @@
 -- come from FAISS as temp table tt_hits(customer_idx, article_id, score, rank), and its article
 -- neighbours as tt_sim(src, dst, sim, rank) (two_tower_similar). Sums of floats are
 -- rounded to 9 decimals: DuckDB adds in parallel, in an order that varies from run to run.
+-- reads: wanted, hist, cust_prod, art_ctx, cobuy, tt_hits, tt_sim
+-- writes: src
+-- params: $bt_k, $cobuy_days, $rep_k, $sp_k, $ts_k
 CREATE OR REPLACE TEMP TABLE src AS
 WITH rep AS (
     SELECT h.customer_idx, h.article_id, round(sum(exp(-h.age_days / 14.0)), 9) AS score,

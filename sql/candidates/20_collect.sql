@@ -3,6 +3,9 @@
 -- customer with no purchase in the window, whose sources are the popular ones and the two-tower):
 -- candidates are taken by their best rank over the sources, each rank divided by its source's
 -- quota, so every source keeps its share of the list -> temp table cand.
+-- reads: src, wanted, pop_wide, cust_ctx
+-- writes: cand
+-- params: $bt_k, $n_candidates, $n_inactive, $pop_k, $rep_k, $rising_k, $sp_k, $ts_k, $tt_k
 CREATE OR REPLACE TEMP TABLE cand AS
 WITH personal AS (
     SELECT customer_idx, article_id,

@@ -1,6 +1,9 @@
 -- Article features as of a date, point in time: from temp table asof_articles(article_id,
 -- asof_date) and the transactions strictly before asof_date -> temp table article_features
 -- (static attributes plus age since first sale and sales of the last 7 and 28 days).
+-- reads: asof_articles, transactions, articles
+-- writes: article_features
+-- params: none
 CREATE OR REPLACE TEMP TABLE article_features AS
 WITH sales AS (
     SELECT q.article_id, q.asof_date,

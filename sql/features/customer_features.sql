@@ -1,6 +1,11 @@
--- Customer features as of a date, point in time: from temp table asof_customers(customer_idx, asof_date) and
--- the transactions strictly before asof_date -> temp table customer_features. Nothing on or after
--- asof_date is read, so a training example never sees its own purchase or anything later.
+-- Customer features as of a date, point in time: from temp table asof_customers(customer_idx,
+-- asof_date) and the transactions strictly before asof_date -> temp table customer_features. Nothing
+-- on or after asof_date is read, so a training example never sees its own purchase or anything later.
+-- The scratch temp tables hist, hist_agg and hist_tops are dropped at the end (hist has the name of
+-- a context table of candidates/00_context.sql: this file replaces and drops that one).
+-- reads: asof_customers, transactions, articles, customers
+-- writes: hist, hist_agg, hist_tops, customer_features
+-- params: $history_days
 CREATE OR REPLACE TEMP TABLE hist AS
 SELECT q.customer_idx, q.asof_date, t.t_dat, t.article_id, t.price, t.channel
 FROM asof_customers q

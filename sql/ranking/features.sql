@@ -3,6 +3,9 @@
 -- features, one row per candidate, ordered by customer then collector rank (the ranker's groups).
 -- The two-tower's dot product is added in Python from the saved embeddings.
 -- The customers' own features are gathered once per customer first, then joined to each candidate.
+-- reads: cand, wanted, customers, hist, art_ctx, band_pop, cust_ctx, cust_all, cust_pt, cust_ig, cust_dep, cust_col, cust_prod
+-- writes: wanted_feat (returns customer_idx, article_id, then cand_rank and every feature as FLOAT)
+-- params: none
 CREATE OR REPLACE TEMP TABLE wanted_feat AS
 SELECT w.customer_idx, w.band, CAST(cu.age AS DOUBLE) AS age, cu.fn, cu.active, cu.club_member_status,
        cu.fashion_news_frequency,

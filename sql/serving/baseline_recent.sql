@@ -1,6 +1,9 @@
 -- Baseline "recent purchases": for each customer of temp table wanted(customer_idx), the distinct
 -- articles bought in the $days days up to $cutoff, the most recently bought first
 -- -> temp table baseline_recent(customer_idx, article_id, rank).
+-- reads: wanted, transactions
+-- writes: baseline_recent
+-- params: $cutoff, $days
 CREATE OR REPLACE TEMP TABLE baseline_recent AS
 WITH last AS (
     SELECT t.customer_idx, t.article_id, max(t.t_dat) AS last_bought, count(*) AS n

@@ -1,6 +1,9 @@
 -- Last week's sales per article, overall (age_group -1) and per age group of the buyer, in the 7
 -- days up to $cutoff -> temp table popular(age_group, article_id, n_sales). Age groups: 0 under 25,
 -- 1 25-34, 2 35-44, 3 45-54, 4 55 and over; customers without an age count only overall.
+-- reads: transactions, customers
+-- writes: popular
+-- params: $cutoff
 CREATE OR REPLACE TEMP TABLE popular AS
 WITH week AS (
     SELECT t.article_id, c.age

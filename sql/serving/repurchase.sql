@@ -1,6 +1,9 @@
 -- Repurchase candidates: for each customer of temp table wanted(customer_idx), the articles bought
 -- in the $days days up to $cutoff, scored by recency and frequency (each purchase adds
 -- exp(-age in days / 14)), best first, at most $k per customer -> temp table repurchase.
+-- reads: wanted, transactions
+-- writes: repurchase
+-- params: $cutoff, $days, $k
 CREATE OR REPLACE TEMP TABLE repurchase AS
 WITH scored AS (
     SELECT t.customer_idx, t.article_id,

@@ -1,5 +1,8 @@
 -- Customer segment at $cutoff for temp table wanted(customer_idx): 'no history' (no purchase up to
 -- $cutoff), 'active last month' (a purchase in the 28 days up to $cutoff) or 'inactive'.
+-- reads: wanted, transactions
+-- writes: none (returns customer_idx, segment)
+-- params: $cutoff
 SELECT w.customer_idx,
        CASE WHEN max(t.t_dat) IS NULL THEN 'no history'
             WHEN max(t.t_dat) > CAST($cutoff AS DATE) - 28 THEN 'active last month'
