@@ -1,12 +1,12 @@
 -- Customer features as of a date, point in time: from temp table asof_customers(customer_idx,
 -- asof_date) and the transactions strictly before asof_date -> temp table customer_features. Nothing
 -- on or after asof_date is read, so a training example never sees its own purchase or anything later.
--- The scratch temp tables hist, hist_agg and hist_tops are dropped at the end (hist has the name of
--- a context table of candidates/00_context.sql: this file replaces and drops that one).
+-- The scratch temp tables feat_hist, hist_agg and hist_tops are dropped at the end (not named hist:
+-- that is a context table of candidates/00_context.sql, which a serving connection holds).
 -- reads: asof_customers, transactions, articles, customers
--- writes: hist, hist_agg, hist_tops, customer_features
+-- writes: feat_hist, hist_agg, hist_tops, customer_features
 -- params: $history_days
-CREATE OR REPLACE TEMP TABLE hist AS
+CREATE OR REPLACE TEMP TABLE feat_hist AS
 SELECT q.customer_idx, q.asof_date, t.t_dat, t.article_id, t.price, t.channel
 FROM asof_customers q
 JOIN transactions t ON t.customer_idx = q.customer_idx AND t.t_dat < q.asof_date
@@ -20,12 +20,12 @@ SELECT customer_idx, asof_date,
        avg(price) AS mean_price,
        avg(CASE WHEN channel = 2 THEN 1.0 ELSE 0.0 END) AS online_share,
        list(article_id ORDER BY t_dat DESC, article_id DESC) AS recent
-FROM hist GROUP BY customer_idx, asof_date;
+FROM feat_hist GROUP BY customer_idx, asof_date;
 
 CREATE OR REPLACE TEMP TABLE hist_tops AS
 WITH counted AS (
     SELECT h.customer_idx, h.asof_date, a.section, a.index_group, a.product_type, count(*) AS n
-    FROM hist h JOIN articles a USING (article_id)
+    FROM feat_hist h JOIN articles a USING (article_id)
     GROUP BY h.customer_idx, h.asof_date, a.section, a.index_group, a.product_type
 )
 SELECT customer_idx, asof_date,
@@ -60,6 +60,6 @@ JOIN customers c USING (customer_idx)
 LEFT JOIN hist_agg g USING (customer_idx, asof_date)
 LEFT JOIN hist_tops s USING (customer_idx, asof_date);
 
-DROP TABLE hist;
+DROP TABLE feat_hist;
 DROP TABLE hist_agg;
 DROP TABLE hist_tops;

@@ -1,6 +1,6 @@
 -- Input view input_customers over the Parquet file named by the variable customers_path (set by data.py
--- with a bind parameter): every column as text, as from the CSV file (an integer article_id
--- becomes '108775015', which step 01 casts to the same INTEGER as '0108775015').
+-- with a bind parameter): every column as text, as from the CSV file (a number such as age becomes
+-- its text, which step 02 casts as it casts the CSV's).
 -- reads: none
 -- writes: input_customers
 -- params: none

@@ -1,7 +1,6 @@
 -- Input view input_sample_submission over the Parquet file named by the variable
 -- sample_submission_path (set by data.py with a bind parameter): every column as text, as from the
--- CSV file (an integer article_id becomes '108775015', which step 01 casts to the same INTEGER as
--- '0108775015').
+-- CSV file (step 04 reads customer_id only).
 -- reads: none
 -- writes: input_sample_submission
 -- params: none
