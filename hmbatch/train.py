@@ -118,12 +118,16 @@ def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=No
         if values.dtype.kind in "iuf":
             tensors[name] = tf.constant(model_mod.to_tensors({name: values})[name])
 
-    def epoch_data(epoch: int):
-        # Shuffle positions, not rows: a shuffle buffer of millions of dict elements costs many GB.
-        order = np.random.default_rng([config.seed, stage, epoch]).permutation(n)
-        return (tf.data.Dataset.from_tensor_slices(order).batch(config.batch_size)
-                .map(lambda rows: {k: tf.gather(t, rows) for k, t in tensors.items()})
-                .prefetch(2))
+    n_epochs = config.epochs if epochs is None else epochs
+    # Shuffle positions, not rows: a shuffle buffer of millions of dict elements costs many GB. One
+    # dataset (one iterator) for every epoch, its batches cut per epoch: a dataset made anew each
+    # epoch would capture another copy of the examples.
+    orders = np.stack([np.random.default_rng([config.seed, stage, epoch]).permutation(n)
+                       for epoch in range(n_epochs)]) if n else np.zeros((0, 0), np.int64)
+    data = (tf.data.Dataset.from_tensor_slices(orders)
+            .flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(config.batch_size))
+            .map(lambda rows: {k: tf.gather(t, rows) for k, t in tensors.items()})
+            .prefetch(2))
 
     if model is None:
         model = model_mod.TwoTower(vocab, config.dim, config.temperature, config.use_customer_id)
@@ -133,9 +137,9 @@ def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=No
     steps = -(-n // config.batch_size)
     run_steps = _multi_step(tf, model)
     figures = []
-    for epoch in range(config.epochs if epochs is None else epochs):
+    iterator = iter(data)
+    for epoch in range(n_epochs):
         started, done, losses = time.perf_counter(), 0, []
-        iterator = iter(epoch_data(epoch))
         while done < steps:
             count = min(STEPS_PER_CALL, steps - done)
             with model_mod.quiet_stderr() if epoch == done == 0 else contextlib.nullcontext():
