@@ -156,7 +156,9 @@ def week_data(con: duckdb.DuckDBPyConnection, cutoff: dt.date, config: RankerCon
         parts.append(features_of(con, buyers[start:start + CHUNK], cand_config, tt))
         if start == 0:
             recall = candidates.source_recall(con, truth)
-    cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+    cols = {}
+    for name in list(parts[0]) if parts else []:  # column by column, each chunk's freed as it goes
+        cols[name] = np.concatenate([p.pop(name) for p in parts])
     label = np.isin(pair_keys(cols["customer_idx"], cols["article_id"]),
                     pair_keys(truth["customer_idx"], truth["article_id"])).astype(np.int8) if parts else None
     return {"cols": cols, "label": label, "buyers": buyers, "recall": recall}
@@ -193,7 +195,7 @@ def training_set(week: dict, names: list[str], config: RankerConfig, seed: int) 
     """(features, labels, group sizes) of a week's customer-weeks with a purchase among their
     candidates, negatives sampled: the compact form kept in memory for the fit."""
     keep, sizes = groups_with_a_purchase(week["cols"], week["label"], config.negatives_per_group, seed)
-    return matrix(week["cols"], names)[keep], week["label"][keep], sizes
+    return matrix({name: week["cols"][name][keep] for name in names}, names), week["label"][keep], sizes
 
 
 def fit(sets: list[tuple], names: list[str], config: RankerConfig, log=print):

@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -219,26 +220,47 @@ def previous_blend(ws: Workspace) -> dict | None:
     return manifest.get("blend")
 
 
-def snapshot(model, con, cutoff: dt.date, config: TrainConfig, folder: Path) -> dict[str, np.ndarray]:
-    """The model's embeddings as of the day after `cutoff`, saved in `folder` and returned
-    memory-mapped: what scores the week after `cutoff` with a model that has not seen it.
+class Snapshot(Mapping):
+    """A two-tower snapshot saved in a folder: {"customer_emb", "article_ids", "article_emb"}, each
+    array opened memory-mapped when asked for, so that nothing stays mapped (and resident) once
+    the label week that reads it is done."""
+
+    NAMES = ("customer_emb", "article_ids", "article_emb")
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.NAMES:
+            raise KeyError(name)
+        return np.load(self.folder / f"{name}.npy", mmap_mode="r")
+
+    def __iter__(self):
+        return iter(self.NAMES)
+
+    def __len__(self) -> int:
+        return len(self.NAMES)
+
+
+def snapshot(model, con, cutoff: dt.date, config: TrainConfig, folder: Path) -> Snapshot:
+    """The model's embeddings as of the day after `cutoff`, saved in `folder`: what scores the
+    week after `cutoff` with a model that has not seen it.
 
     Returns:
         {"customer_emb": (customers, dim) by customer_idx, "article_ids": sorted ids,
-         "article_emb": (articles, dim)}.
+         "article_emb": (articles, dim)}, read from `folder` when asked for.
     """
     from hmbatch import model as model_mod
     asof = cutoff + dt.timedelta(days=1)
-    arts = features.article_features_at(con, asof)
-    custs = features.customer_features_at(con, asof)
     folder.mkdir(parents=True, exist_ok=True)
-    arrays = {"article_ids": arts["article_id"].astype(np.int64),
-              "article_emb": check_finite_array(model_mod.embed(model.candidate_model, arts), "article"),
-              "customer_emb": check_finite_array(model_mod.embed(model.query_model, custs), "customer")
-              / config.temperature}
-    for name, values in arrays.items():
-        np.save(folder / f"{name}.npy", values)
-    return {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in arrays}
+    arts = features.article_features_at(con, asof)
+    np.save(folder / "article_ids.npy", arts["article_id"].astype(np.int64))
+    np.save(folder / "article_emb.npy", check_finite_array(model_mod.embed(model.candidate_model, arts), "article"))
+    del arts
+    custs = features.customer_features_at(con, asof)
+    np.save(folder / "customer_emb.npy",
+            check_finite_array(model_mod.embed(model.query_model, custs), "customer") / config.temperature)
+    return Snapshot(folder)
 
 
 def week_by_week(config: TrainConfig, con, cutoff: dt.date, label_weeks: int, folder: Path,
@@ -343,6 +365,14 @@ def continued_model(run: Path, con, cutoff: dt.date, config: TrainConfig):
     return model, vocab, start
 
 
+def give_back_freed_memory() -> None:
+    """Returns the C heap's free pages to the system (glibc's malloc_trim): what TensorFlow freed
+    stays counted in the process's memory otherwise. Does nothing where there is no glibc."""
+    import ctypes
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def check_finite_array(vectors: np.ndarray, what: str) -> np.ndarray:
     from hmbatch.index import check_finite
     return check_finite(vectors, what).astype(np.float32)
@@ -410,6 +440,7 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
                 del model
                 model_mod.tf.keras.backend.clear_session()
                 gc.collect()
+                give_back_freed_memory()
             for step in extra_steps:
                 key, figures = step(tmp, con, cutoff, manifest, snapshots, start)
                 manifest[key] = figures
