@@ -206,13 +206,19 @@ class TwoTowerSource:
         mine[cust, slot] = np.clip(np.searchsorted(self.article_ids, rows["article_id"]), 0,
                                    len(self.article_ids) - 1)
         pos = np.clip(np.searchsorted(self.article_ids, article_id), 0, len(self.article_ids) - 1)
-        out = np.full(len(pos), -np.inf, np.float32)
-        for start in range(0, len(pos), DOT_BLOCK):
-            rows_ = slice(start, start + DOT_BLOCK)
-            seeds = mine[inverse[rows_]]
-            sims = np.einsum("nkd,nd->nk", self.article_emb[np.maximum(seeds, 0)], self.article_emb[pos[rows_]])
-            out[rows_] = np.where(seeds >= 0, sims, -np.inf).max(axis=1)
-        return np.where(np.isfinite(out), out, np.nan)
+        # one small matrix product per customer (their candidates x their latest articles): each
+        # customer's history is gathered once, not once per candidate
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
+        sorted_out = np.full(len(pos), np.nan, np.float32)
+        for c in np.flatnonzero(mine[:, 0] >= 0):  # customers with a purchase in the window
+            rows_ = order[bounds[c]:bounds[c + 1]]
+            if len(rows_):
+                seeds = self.article_emb[mine[c][mine[c] >= 0]]
+                sorted_out[bounds[c]:bounds[c + 1]] = (self.article_emb[pos[rows_]] @ seeds.T).max(axis=1)
+        out = np.empty(len(pos), np.float32)
+        out[order] = sorted_out
+        return out
 
     def dot(self, customer_idx: np.ndarray, article_id: np.ndarray) -> np.ndarray:
         """The towers' dot product of each (customer, article) pair (NaN: customer unknown)."""
