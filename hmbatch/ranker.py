@@ -25,6 +25,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 import numpy as np
@@ -131,18 +132,23 @@ def pair_keys(customer_idx: np.ndarray, article_id: np.ndarray) -> np.ndarray:
 
 
 def week_data(con: duckdb.DuckDBPyConnection, cutoff: dt.date, config: RankerConfig,
-              past: dict | None, sample: bool = True) -> dict:
+              past: dict | None, sample: bool = True, compact=None) -> dict:
     """Candidates, features and labels of the buyers of the week after `cutoff`.
 
     Args:
         past: the two-tower as of `cutoff`, which never saw this week (`train.snapshot`).
         sample: keep at most `max_groups_per_week` buyers.
+        compact: f(cols, label) applied to each chunk of buyers as soon as it is built, so that
+            only its result is kept and the chunk's columns are freed (bounds memory at full
+            scale); "parts" then holds the results and "cols" and "label" are None.
 
     Returns:
-        {"cols", "label", "buyers", "recall"}: the feature columns of the buyers' candidates,
-        1 where bought, the buyers scored and the sources' recall.
+        {"cols", "label", "parts", "candidates", "bought", "buyers", "recall"}: the feature
+        columns of the buyers' candidates, 1 where bought (or the chunks' `compact` results), the
+        week's candidate and bought counts, the buyers scored and the sources' recall.
     """
     truth = purchases_between(con, cutoff, cutoff + dt.timedelta(days=7))
+    truth_keys = pair_keys(truth["customer_idx"], truth["article_id"])
     buyers = np.unique(truth["customer_idx"]).astype(np.int64)
     if sample and len(buyers) > config.max_groups_per_week:
         rng = np.random.default_rng([config.seed, cutoff.toordinal()])
@@ -151,23 +157,30 @@ def week_data(con: duckdb.DuckDBPyConnection, cutoff: dt.date, config: RankerCon
     candidates.prepare(con, cutoff, cand_config)
     tt = (TwoTowerSource.at_cutoff(con, past["customer_emb"], past["article_ids"], past["article_emb"], TT_BETA)
           if past is not None and config.two_tower else None)
-    parts, recall = [], None
+    parts, recall, rows, bought = [], None, 0, 0
     for start in range(0, len(buyers), CHUNK):
-        parts.append(features_of(con, buyers[start:start + CHUNK], cand_config, tt))
+        cols = features_of(con, buyers[start:start + CHUNK], cand_config, tt)
         if start == 0:
             recall = candidates.source_recall(con, truth)
-    cols = {}
-    for name in list(parts[0]) if parts else []:  # column by column, each chunk's freed as it goes
-        cols[name] = np.concatenate([p.pop(name) for p in parts])
-    label = np.isin(pair_keys(cols["customer_idx"], cols["article_id"]),
-                    pair_keys(truth["customer_idx"], truth["article_id"])).astype(np.int8) if parts else None
-    return {"cols": cols, "label": label, "buyers": buyers, "recall": recall}
+        label = np.isin(pair_keys(cols["customer_idx"], cols["article_id"]), truth_keys).astype(np.int8)
+        rows, bought = rows + len(label), bought + int(label.sum())
+        parts.append(compact(cols, label) if compact else (cols, label))
+        del cols, label
+    out = {"cols": None, "label": None, "parts": parts, "candidates": rows, "bought": bought,
+           "buyers": buyers, "recall": recall}
+    if compact is None and parts:
+        out["cols"] = {}
+        for name in list(parts[0][0]):  # column by column, each chunk's freed as it goes
+            out["cols"][name] = np.concatenate([p[0].pop(name) for p in parts])
+        out["label"], out["parts"] = np.concatenate([p[1] for p in parts]), None
+    return out
 
 
 def groups_with_a_purchase(cols: dict[str, np.ndarray], label: np.ndarray, negatives: int,
-                           seed: int) -> tuple[np.ndarray, np.ndarray]:
+                           seed) -> tuple[np.ndarray, np.ndarray]:
     """(rows to keep, group sizes): the customer-weeks with at least one bought candidate, each
-    with all its bought candidates and at most `negatives` others (a fixed random sample)."""
+    with all its bought candidates and at most `negatives` others (a fixed random sample; `seed`:
+    a seed, or a numpy Generator whose stream goes on from one call to the next)."""
     cust = cols["customer_idx"]
     if len(cust) == 0:
         return np.zeros(0, bool), np.zeros(0, np.int64)
@@ -191,11 +204,19 @@ def lgb_params(config: RankerConfig) -> dict:
             "force_row_wise": True, "num_threads": 0, "verbose": -1}
 
 
-def training_set(week: dict, names: list[str], config: RankerConfig, seed: int) -> tuple:
-    """(features, labels, group sizes) of a week's customer-weeks with a purchase among their
-    candidates, negatives sampled: the compact form kept in memory for the fit."""
-    keep, sizes = groups_with_a_purchase(week["cols"], week["label"], config.negatives_per_group, seed)
-    return matrix({name: week["cols"][name][keep] for name in names}, names), week["label"][keep], sizes
+def training_set(config: RankerConfig, seed) -> Callable:
+    """week_data's `compact` for the fit: each chunk of a week's buyers reduced to (feature names,
+    (features, labels, group sizes)) of the customer-weeks with a purchase among their candidates,
+    negatives sampled (one random stream over the week's chunks in turn: the same rows as sampling
+    the whole week at once)."""
+    rng = np.random.default_rng(seed)
+
+    def compact(cols: dict[str, np.ndarray], label: np.ndarray) -> tuple:
+        names = feature_names(cols, config.two_tower)
+        keep, sizes = groups_with_a_purchase(cols, label, config.negatives_per_group, rng)
+        return names, (matrix({name: cols[name][keep] for name in names}, names), label[keep], sizes)
+
+    return compact
 
 
 def fit(sets: list[tuple], names: list[str], config: RankerConfig, log=print):
@@ -273,18 +294,19 @@ def train_ranker(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date,
             sets.append(reuse[week_cutoff])
             log(f"ranker: label week after {week_cutoff}: its set of the earlier run reused")
         else:
-            w = week_data(con, week_cutoff, config, snapshots[week_cutoff] if config.two_tower else None)
-            if w["label"] is None:
+            w = week_data(con, week_cutoff, config, snapshots[week_cutoff] if config.two_tower else None,
+                          compact=training_set(config, [config.seed, week_cutoff.toordinal()]))
+            if not w["parts"]:
                 raise HmbatchError(f"nobody bought anything in the week after {week_cutoff}: use fewer "
                                    "--ranker-weeks, or --ranker none")
-            fresh = feature_names(w["cols"], config.two_tower)
+            fresh = w["parts"][0][0]
             if names is not None and fresh != names:
                 raise HmbatchError("the earlier run's ranker has other features than this version's: "
                                    "train with --cold-start")
             names, recall = fresh, recall or w["recall"]
-            sets.append(training_set(w, names, config, [config.seed, week_cutoff.toordinal()]))
+            sets.append(tuple(np.concatenate([p[1][i] for p in w["parts"]]) for i in range(3)))
             log(f"ranker: label week after {week_cutoff}: {len(w['buyers']):,} buyers, "
-                f"{len(w['label']):,} candidates, {int(w['label'].sum()):,} bought "
+                f"{w['candidates']:,} candidates, {w['bought']:,} bought "
                 f"({time.perf_counter() - t0:.1f} s)")
             del w
         save_set(folder / SETS / str(week_cutoff), sets[-1])
