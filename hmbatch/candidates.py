@@ -104,7 +104,7 @@ def set_wanted(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray) -> None
     con.register("wanted_ids", {"customer_idx": idx})
     con.execute("""CREATE OR REPLACE TEMP TABLE wanted AS
         SELECT w.customer_idx,
-               coalesce(CAST(least(greatest((c.age - 15) // 10, 0), 4) AS INTEGER), -1) AS band
+               CASE WHEN c.age IS NULL THEN -1 ELSE CAST(least(greatest((c.age - 15) // 10, 0), 4) AS INTEGER) END AS band
         FROM wanted_ids w JOIN customers c USING (customer_idx)""")
     con.unregister("wanted_ids")
 

@@ -12,5 +12,5 @@ WITH week AS (
 )
 SELECT -1 AS age_group, article_id, count(*) AS n_sales FROM week GROUP BY article_id
 UNION ALL
-SELECT CAST(least(greatest((age - 15) // 10, 0), 4) AS INTEGER) AS age_group, article_id, count(*)
+SELECT CASE WHEN age IS NULL THEN -1 ELSE CAST(least(greatest((age - 15) // 10, 0), 4) AS INTEGER) END AS age_group, article_id, count(*)
 FROM week WHERE age IS NOT NULL GROUP BY age_group, article_id;

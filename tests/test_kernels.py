@@ -1,0 +1,111 @@
+"""The small kernels the pipeline is built from, against answers computed by hand on tables of
+three customers: top-k with a distinct fill, per-customer top-k, age bands, source recall and
+the splitting of SQL files into statements."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pytest
+
+from hmbatch import candidates
+from hmbatch.ranker import top_per_customer
+from hmbatch.retrieve import age_group, top_distinct
+from hmbatch.sqlfiles import parameters, split_statements
+
+
+def test_top_distinct_with_a_fill():
+    """Three customers, scores then a fill order (a lower score): each row keeps its k best
+    distinct ids, an id repeated keeps its best place, empty slots (-1) never count, ties go to
+    the smaller id."""
+    ids = np.array([[7, 3, 7, -1, 5, 9],
+                    [4, 4, -1, -1, 5, 9],
+                    [-1, -1, -1, -1, 5, 9]])
+    score = np.array([[0.9, 0.5, 0.1, 0.0, -1.0, -2.0],
+                      [0.2, 0.8, 0.0, 0.0, -1.0, -2.0],
+                      [0.0, 0.0, 0.0, 0.0, -1.0, -2.0]])
+    score = np.where(ids >= 0, score, -np.inf)
+    out, pos = top_distinct(ids, score, 3)
+    assert out.tolist() == [[7, 3, 5], [4, 5, 9], [5, 9, -1]]
+    assert pos.tolist() == [[0, 1, 4], [1, 4, 5], [4, 5, -1]]
+    tie, _ = top_distinct(np.array([[8, 2, 6]]), np.array([[1.0, 1.0, 1.0]]), 2)
+    assert tie.tolist() == [[2, 6]]
+
+
+def test_top_per_customer():
+    cols = {"customer_idx": np.array([5, 5, 5, 2, 9, 2]),
+            "article_id": np.array([10, 11, 12, 20, 30, 21]),
+            "ranker_score": np.array([0.1, 0.7, 0.7, -1.0, 0.3, 2.0])}
+    out = top_per_customer(cols, np.array([2, 5, 7, 9]), 2)
+    # customer 5: 11 and 12 tie at 0.7 (smaller id first); 7 has no candidate; 9 has one
+    assert out.tolist() == [[21, 20], [11, 12], [-1, -1], [30, -1]]
+
+
+AGES = [None, 10, 15, 24, 25, 34, 35, 44, 45, 54, 55, 99]
+BANDS = [-1, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4]  # under 25, 25-34, 35-44, 45-54, 55 and over
+
+
+def test_age_bands_agree_everywhere():
+    """The age band of Python (`retrieve.age_group`) and of the candidates' SQL (`set_wanted`,
+    the same formula as sql/candidates/00_context.sql and sql/serving/popular.sql)."""
+    ages = np.array([np.nan if a is None else a for a in AGES], dtype=np.float64)
+    assert age_group(ages).tolist() == BANDS
+    con = duckdb.connect()
+    con.execute("CREATE TABLE customers (customer_idx INTEGER, age INTEGER)")
+    con.executemany("INSERT INTO customers VALUES (?, ?)", list(enumerate(AGES)))
+    candidates.set_wanted(con, np.arange(len(AGES)))
+    rows = con.execute("SELECT customer_idx, band FROM wanted ORDER BY customer_idx").fetchall()
+    assert [band for _, band in rows] == BANDS
+    for name in ("candidates/00_context.sql", "serving/popular.sql"):
+        from hmbatch.sqlfiles import read_sql
+        assert "CASE WHEN c.age IS NULL THEN -1 ELSE CAST(least(greatest((c.age - 15) // 10, 0), 4)" in \
+            read_sql(name).replace("(age", "(c.age").replace("WHEN age", "WHEN c.age"), name
+
+
+def test_source_recall_by_hand():
+    """Customers 1 and 2 (age band 0) and 3 (band 1); customer 4's purchase is not counted (not
+    wanted). Four true purchases: (1,100), (1,101), (2,200), (3,300)."""
+    con = duckdb.connect()
+    con.execute("CREATE TEMP TABLE wanted AS SELECT * FROM (VALUES (1, 0), (2, 0), (3, 1)) t(customer_idx, band)")
+    con.execute("""CREATE TEMP TABLE src AS SELECT * FROM (VALUES
+        (1, 100, 'repurchase', 1.0, 1), (1, 101, 'repurchase', 0.5, 15), (2, 200, 'repurchase', 0.1, 30),
+        (2, 200, 'two_tower', 0.9, 5), (2, 201, 'two_tower', 0.8, 1))
+        t(customer_idx, article_id, source, score, rank)""")
+    con.execute("""CREATE TEMP TABLE pop_wide AS SELECT * FROM (VALUES
+        (0, 101, 3, NULL, NULL), (1, 300, NULL, 12, 2), (1, 101, 1, NULL, NULL))
+        t(band, article_id, pop_src_rank, band_src_rank, rising_rank)""")
+    con.execute("""CREATE TEMP TABLE cand AS SELECT * FROM (VALUES (1, 100, 1), (1, 101, 2), (2, 200, 25),
+        (3, 300, 11)) t(customer_idx, article_id, cand_rank)""")
+    truth = {"customer_idx": np.array([1, 1, 2, 3, 4]), "article_id": np.array([100, 101, 200, 300, 999])}
+    hits = candidates.source_hits(con, truth, (10, 20, 30))
+    assert hits["purchases"] == 4
+    assert hits["sources"] == {"repurchase": [1, 2, 3], "same_product": [0, 0, 0], "bought_together": [0, 0, 0],
+                               "popular": [1, 1, 1], "popular_band": [0, 1, 1], "rising": [1, 1, 1],
+                               "two_tower": [1, 1, 1], "two_tower_similar": [0, 0, 0], "union": [2, 3, 4]}
+    recall = candidates.source_recall(con, truth, (10, 20, 30))
+    assert recall["sources"]["union"] == [0.5, 0.75, 1.0] and recall["sources"]["repurchase"] == [0.25, 0.5, 0.75]
+    both = candidates.added_hits([hits, hits])
+    assert both["purchases"] == 8 and both["sources"]["union"] == [4, 6, 8]
+
+
+def test_statement_splitting():
+    sql = ("-- a comment; with a semicolon\n"
+           "CREATE TABLE a AS SELECT 1 AS x; \n"
+           "  -- an indented comment\n"
+           "SELECT ';' AS text, $cutoff AS c\n"
+           "FROM a;\n"
+           "SELECT 2 -- no semicolon at the end\n")
+    parts = split_statements(sql)
+    assert parts == ["CREATE TABLE a AS SELECT 1 AS x", "SELECT ';' AS text, $cutoff AS c\nFROM a",
+                     "SELECT 2 -- no semicolon at the end"]
+    assert parameters(parts[1]) == {"cutoff"} and parameters(parts[0]) == set()
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_top_distinct_never_returns_a_repeat(k):
+    rng = np.random.default_rng(k)
+    ids = rng.integers(0, 5, (50, 8))
+    out, _ = top_distinct(ids, rng.random((50, 8)), k)
+    for row in out:
+        kept = row[row >= 0]
+        assert len(set(kept.tolist())) == len(kept) == k
