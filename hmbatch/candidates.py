@@ -212,10 +212,9 @@ class TwoTowerSource:
         bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
         sorted_out = np.full(len(pos), np.nan, np.float32)
         for c in np.flatnonzero(mine[:, 0] >= 0):  # customers with a purchase in the window
-            rows_ = order[bounds[c]:bounds[c + 1]]
-            if len(rows_):
-                seeds = self.article_emb[mine[c][mine[c] >= 0]]
-                sorted_out[bounds[c]:bounds[c + 1]] = (self.article_emb[pos[rows_]] @ seeds.T).max(axis=1)
+            rows_ = order[bounds[c]:bounds[c + 1]]  # never empty: uniq holds the customers of the rows
+            seeds = self.article_emb[mine[c][mine[c] >= 0]]
+            sorted_out[bounds[c]:bounds[c + 1]] = (self.article_emb[pos[rows_]] @ seeds.T).max(axis=1)
         out = np.empty(len(pos), np.float32)
         out[order] = sorted_out
         return out

@@ -15,7 +15,7 @@ from hmbatch import als, candidates, ranker
 from hmbatch.errors import HmbatchError, InputError
 from hmbatch.features import purchases_after
 from hmbatch.metrics import Truth, map_at_k_matrix, recall_matrix
-from hmbatch.retrieve import STRATEGIES, Candidates, Retriever, set_wanted, top_distinct
+from hmbatch.retrieve import STRATEGIES, Candidates, Retriever, first_distinct, set_wanted, top_distinct
 from hmbatch.sqlfiles import execute_file
 from hmbatch.submit import recommend_lists
 from hmbatch.workspace import Workspace, atomic_write_text, signals_as_interrupt
@@ -60,9 +60,7 @@ def baselines(r: Retriever, customers: np.ndarray, k: int = 12) -> dict[str, np.
                          "WHERE rank <= ?", [k]).fetchnumpy()
     recent = np.full((len(customers), k), -1, np.int64)
     recent[np.searchsorted(customers, rows["customer_idx"]), rows["rank"] - 1] = rows["article_id"]
-    both = np.concatenate([recent, np.broadcast_to(best, (len(customers), k))], axis=1)
-    order = -np.arange(both.shape[1], dtype=np.float64)
-    filled, _ = top_distinct(both, np.where(both >= 0, order, -np.inf), k)
+    filled = first_distinct(np.concatenate([recent, np.broadcast_to(best, (len(customers), k))], axis=1), k)
     out = {BASELINES[0]: np.broadcast_to(best, (len(customers), k)), BASELINES[1]: filled}
     if als.available():  # the learned yardstick, a development dependency
         out[als.NAME] = als.recommend(r.con, r.cutoff, customers, k)
@@ -119,14 +117,16 @@ def best_beta(scores: dict[float, np.ndarray], among: np.ndarray) -> float:
     return max(BETAS, key=lambda b: (round(float(scores[b][among].mean()), 12), -abs(b - 1.0)))
 
 
-def tune_out_of_sample(r: Retriever, truth: Truth) -> tuple[dict, dict[str, np.ndarray]]:
+def tune_out_of_sample(r: Retriever, truth: Truth) -> tuple[dict, dict[str, np.ndarray], list[Candidates]]:
     """Fits beta and the blend weights on one half of the buyers and ranks the other half with
     them, then the other way round (2-fold cross-fitting): every buyer's two-tower and blend list
     comes from weights fitted on other buyers, so their MAP@12 is out of sample. The weights kept
-    for serving are fitted on (a sample of at most TUNE_SAMPLE of) all buyers.
+    for serving are fitted on (a sample of at most TUNE_SAMPLE of) all buyers. Every buyer's
+    candidates are built once per beta chosen (beta changes what FAISS retrieves).
 
     Returns:
-        (the tuning figures, {"two-tower": lists, "blend": lists} of every buyer, out of sample).
+        (the tuning figures, {"two-tower": lists, "blend": lists} of every buyer, out of sample,
+         every buyer's candidates at the kept beta).
     """
     rng = np.random.default_rng(0)
     n = len(truth.customers)
@@ -134,27 +134,34 @@ def tune_out_of_sample(r: Retriever, truth: Truth) -> tuple[dict, dict[str, np.n
     halves = (np.sort(order[:n // 2]), np.sort(order[n // 2:]))
     sampled = np.sort(rng.choice(n, min(n, TUNE_SAMPLE), replace=False))
     scores = beta_scores(r, truth, sampled)
+    built: dict[float, Candidates] = {}
+
+    def candidates_at(beta: float) -> Candidates:
+        if beta not in built:
+            r.weights = {**r.weights, "beta": beta}
+            built[beta] = _concat(chunked_candidates(r, truth.customers), slice(None))
+        return built[beta]
+
     lists = {"two-tower": np.full((n, 12), -1, np.int64), "blend": np.full((n, 12), -1, np.int64)}
     folds = []
     for fit, other in ((halves[0], halves[1]), (halves[1], halves[0])):
         beta = best_beta(scores, np.isin(sampled, fit))
-        r.weights = {**r.weights, "beta": beta}
+        cand = [candidates_at(beta)]
         fit_rows = fit if len(fit) <= TUNE_SAMPLE // 2 else np.sort(rng.choice(fit, TUNE_SAMPLE // 2, replace=False))
-        weights, _ = tune(_concat(chunked_candidates(r, truth.customers[fit_rows]), slice(None)),
-                          subset(truth, fit_rows))
-        scored = chunked_candidates(r, truth.customers[other])
-        lists["two-tower"][other] = rank(scored, "two-tower", r.weights)
+        weights, _ = tune(_concat(cand, fit_rows), subset(truth, fit_rows))
+        scored = [_concat(cand, other)]
+        lists["two-tower"][other] = rank(scored, "two-tower", {**r.weights, "beta": beta})
         lists["blend"][other] = rank(scored, "blend", weights)
         folds.append({"beta": beta, "weights": weights, "fitted_on": int(len(fit_rows)),
                       "scored_on": int(len(other)),
                       "map@12": float(map_at_k_matrix(lists["blend"][other], subset(truth, other)).mean())})
     beta = best_beta(scores, np.ones(len(sampled), bool))
+    cand = [candidates_at(beta)]
     r.weights = {**r.weights, "beta": beta}
-    weights, fitted = tune(_concat(chunked_candidates(r, truth.customers[sampled]), slice(None)),
-                           subset(truth, sampled))
-    return {"weights": weights, "beta": beta, "map@12_fitted": fitted,
-            "map@12_other_half": float(map_at_k_matrix(lists["blend"], truth).mean()), "folds": folds,
-            "two_tower_map@12_by_beta": {str(b): float(v.mean()) for b, v in scores.items()}}, lists
+    weights, fitted = tune(_concat(cand, sampled), subset(truth, sampled))
+    return ({"weights": weights, "beta": beta, "map@12_fitted": fitted,
+             "map@12_other_half": float(map_at_k_matrix(lists["blend"], truth).mean()), "folds": folds,
+             "two_tower_map@12_by_beta": {str(b): float(v.mean()) for b, v in scores.items()}}, lists, cand)
 
 
 def _concat(chunks: list[Candidates], take: np.ndarray) -> Candidates:
@@ -201,12 +208,13 @@ def evaluate(ws: Workspace, strategies: tuple[str, ...] = STRATEGIES, do_tune: b
         truth = held_out(r)
         out = {"model": r.run_dir.name, "cutoff": str(r.cutoff), "buyers": len(truth.customers)}
         crossed: dict[str, np.ndarray] = {}
-        if do_tune:
-            out["tuning"], crossed = tune_out_of_sample(r, truth)
+        if do_tune:  # its candidates at the kept beta are every buyer's: not built again below
+            out["tuning"], crossed, chunks = tune_out_of_sample(r, truth)
             r.weights = {"beta": out["tuning"]["beta"], **out["tuning"]["weights"]}
             manifest = {**r.manifest, "blend": r.weights}
             atomic_write_text(r.run_dir / "manifest.json", json.dumps(manifest, indent=2))
-        chunks = chunked_candidates(r, truth.customers)
+        else:
+            chunks = chunked_candidates(r, truth.customers)
         out["weights"] = r.weights
         seg = segments(r, truth.customers)
         n_articles = len(r.article_ids)

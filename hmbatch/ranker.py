@@ -33,7 +33,7 @@ import numpy as np
 from hmbatch import candidates
 from hmbatch.candidates import CandidateConfig, TwoTowerSource
 from hmbatch.errors import HmbatchError
-from hmbatch.retrieve import Retriever, age_group, top_distinct
+from hmbatch.retrieve import Retriever, age_group, first_distinct
 from hmbatch.sqlfiles import execute_file
 from hmbatch.workspace import on_interrupt, pause_point
 
@@ -482,9 +482,7 @@ class Ranker:
                                 if len(cols["customer_idx"]) else np.zeros(0))
         ranked = top_per_customer(cols, uniq, k)
         pop = self.r.pop_lists[age_group(self.r.ages(uniq)) + 1]
-        both = np.concatenate([ranked, pop], axis=1)
-        order = np.where(both >= 0, -np.arange(both.shape[1], dtype=np.float64), -np.inf)
-        lists = self.r.filled(top_distinct(both, order, k)[0])
+        lists = self.r.filled(first_distinct(np.concatenate([ranked, pop], axis=1), k))
         out = np.empty((len(idx), k), np.int64)
         known = idx >= 0
         out[known] = lists[np.searchsorted(uniq, idx[known])]

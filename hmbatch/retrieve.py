@@ -87,6 +87,13 @@ def top_distinct(ids: np.ndarray, score: np.ndarray, k: int) -> tuple[np.ndarray
     return out_ids, out_pos
 
 
+def first_distinct(ids: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the first k distinct ids in column order, skipping empty slots (-1): lists merged
+    in turn, the earlier list first."""
+    order = np.where(ids >= 0, -np.arange(ids.shape[1], dtype=np.float64), -np.inf)
+    return top_distinct(ids, order, k)[0]
+
+
 def age_group(age: np.ndarray) -> np.ndarray:
     """Age bucket as in sql/serving/popular.sql: 0..4, or -1 when the age is missing."""
     age = np.asarray(age, dtype=np.float64)
@@ -160,10 +167,9 @@ class Retriever:
         if not short.any():
             return lists
         rows = lists[short]
-        both = np.concatenate([rows, np.broadcast_to(self.fill_order, (len(rows), len(self.fill_order)))], axis=1)
-        order = np.where(both >= 0, -np.arange(both.shape[1], dtype=np.float64), -np.inf)
         out = lists.copy()
-        out[short] = top_distinct(both, order, lists.shape[1])[0]
+        out[short] = first_distinct(np.concatenate(
+            [rows, np.broadcast_to(self.fill_order, (len(rows), len(self.fill_order)))], axis=1), lists.shape[1])
         return out
 
     def best_sellers(self, k: int = 12) -> np.ndarray:

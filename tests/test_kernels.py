@@ -10,7 +10,7 @@ import pytest
 
 from hmbatch import candidates
 from hmbatch.ranker import top_per_customer
-from hmbatch.retrieve import age_group, top_distinct
+from hmbatch.retrieve import age_group, first_distinct, top_distinct
 from hmbatch.sqlfiles import parameters, split_statements
 
 
@@ -30,6 +30,14 @@ def test_top_distinct_with_a_fill():
     assert pos.tolist() == [[0, 1, 4], [1, 4, 5], [4, 5, -1]]
     tie, _ = top_distinct(np.array([[8, 2, 6]]), np.array([[1.0, 1.0, 1.0]]), 2)
     assert tie.tolist() == [[2, 6]]
+
+
+def test_first_distinct_merges_lists_in_turn():
+    """Lists merged in column order: the first k distinct ids, empty slots (-1) skipped."""
+    ids = np.array([[4, -1, 4, 7, 2, 9],
+                    [-1, -1, 3, 3, 3, 5],
+                    [-1, -1, -1, -1, 6, -1]])
+    assert first_distinct(ids, 3).tolist() == [[4, 7, 2], [3, 5, -1], [6, -1, -1]]
 
 
 def test_top_per_customer():
