@@ -128,12 +128,13 @@ def features_at(ws: Path, cutoff: dt.date, customers: np.ndarray, snap: dict | N
 OPTIONS = {"weeks": 4, "epochs": 1, "dim": 8, "batch_size": 256, "continue_weeks": 2}
 
 
-def snapshots_of(ws: Path, end: dt.date, label_weeks: int, folder: Path) -> dict:
+def snapshots_of(ws: Path, end: dt.date, label_weeks: int, folder: Path, buyers_only: bool = False) -> dict:
     """The two-tower carried week by week to `end`, snapshotted before each of its last weeks."""
     from hmbatch import train
     con = connect_read_only(Workspace(ws))
     config = train.TrainConfig(holdout_days=0, **OPTIONS)
-    _, _, _, snaps = train.week_by_week(config, con, end, label_weeks, folder, log=lambda *_: None)
+    _, _, _, snaps = train.week_by_week(config, con, end, label_weeks, folder, log=lambda *_: None,
+                                        buyers_only=buyers_only)
     con.close()
     return snaps
 
@@ -178,6 +179,27 @@ def test_snapshots_follow_the_weeks(world, tmp_path):
     assert sorted(snaps) == [last - dt.timedelta(days=14), last - dt.timedelta(days=7)]
     first, second = (snaps[w]["article_emb"] for w in sorted(snaps))
     assert first.shape == second.shape and not np.array_equal(first, second)
+
+
+def test_a_label_weeks_snapshot_of_its_buyers_holds_their_rows(world, tmp_path):
+    """`train` snapshots only each label week's buyers (all the week scores): their rows are the
+    whole snapshot's, the other customers raise instead of reading a wrong row."""
+    con = connect_read_only(Workspace(world["ws"]))
+    last = con.execute("SELECT max(t_dat) FROM transactions").fetchone()[0]
+    bought = {w: set(np.unique(ranker.purchases_between(con, w, w + dt.timedelta(days=7))["customer_idx"]).tolist())
+              for w in (last - dt.timedelta(days=14), last - dt.timedelta(days=7))}
+    con.close()
+    whole = snapshots_of(world["ws"], last, 2, tmp_path / "whole")
+    some = snapshots_of(world["ws"], last, 2, tmp_path / "some", buyers_only=True)
+    for week, buyers in bought.items():
+        rows = some[week]["customer_emb"]
+        assert sorted(rows.customer_idx.tolist()) == sorted(buyers) and len(rows) == len(whole[week]["customer_emb"])
+        idx = np.array(sorted(buyers), np.int64)
+        np.testing.assert_allclose(rows[idx], whole[week]["customer_emb"][idx], rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(some[week]["article_emb"], whole[week]["article_emb"])
+        other = next(c for c in range(len(rows)) if c not in buyers)
+        with pytest.raises(KeyError, match="not in this two-tower snapshot"):
+            rows[np.array([other])]
 
 
 @pytest.mark.parametrize("two_tower", [True, False])
