@@ -129,6 +129,7 @@ def ranker_ablation(ws: str) -> dict:
     from hmbatch.metrics import map_at_k_matrix
     from hmbatch.ranker import RankerConfig, train_ranker
     from hmbatch.retrieve import Retriever
+    from hmbatch.serving import Serving
     from hmbatch.workspace import Workspace
     r = Retriever.open(Workspace(Path(ws)))
     info = r.manifest.get("ranker")
@@ -147,9 +148,8 @@ def ranker_ablation(ws: str) -> dict:
                                log=lambda *a: print(*a, flush=True))
         train_s = time.perf_counter() - started
         truth = held_out(r)
-        r._ranker = None
         started = time.perf_counter()
-        lists = ranker_lists(r, truth.customers)[0]
+        lists = ranker_lists(Serving(r), truth.customers)[0]  # the copy's ranker
         score_s = time.perf_counter() - started
         without = float(map_at_k_matrix(lists, truth).mean())
     finally:

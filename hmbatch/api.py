@@ -5,8 +5,8 @@
     lists = ws.recommend(["<customer_id>", ...], k=12)   # {customer_id: [article_id, ...]}
     ws.evaluate()                                         # the same dict as `evaluate --json`
 
-`recommend` goes through `submit.recommend_lists`, the function `submit` calls for each block, so
-a list here is the submission's line for that customer; TensorFlow is not imported for customers
+`recommend` goes through `serving.Serving.recommend`, the function `submit` calls for each block,
+so a list here is the submission's line for that customer; TensorFlow is not imported for customers
 whose embedding was saved at training time.
 """
 
@@ -16,15 +16,10 @@ import os
 from pathlib import Path
 
 
-from hmbatch import submit as submit_mod
 from hmbatch.errors import HmbatchError
-from hmbatch.retrieve import Retriever, check_strategy
+from hmbatch.retrieve import check_strategy
+from hmbatch.serving import Serving
 from hmbatch.workspace import Workspace
-
-
-def default_strategy(r: Retriever) -> str:
-    """The strategy `submit` uses when none is given: the ranker when the run has one."""
-    return submit_mod.default_strategy(r.run_dir)
 
 
 class OpenWorkspace:
@@ -38,9 +33,8 @@ class OpenWorkspace:
 
     def __init__(self, workspace: Workspace, allow_stale: bool = False):
         self.workspace, self.allow_stale = workspace, allow_stale
-        self._retriever = Retriever.open(workspace, allow_stale)
-        self.model = self._retriever.run_dir.name
-        self._id_text: dict[int, str] | None = None
+        self._serving = Serving.open(workspace, allow_stale)
+        self.model = self._serving.run_dir.name
 
     def recommend(self, customer_ids: list[str], k: int = 12, strategy: str | None = None) -> dict[str, list[str]]:
         """The top-k articles of each customer, exactly as `submit` writes them.
@@ -53,19 +47,16 @@ class OpenWorkspace:
         Returns:
             {customer_id: [10-digit article id, ...]} in the order of `customer_ids`.
         """
-        strategy = submit_mod.resolve_strategy(self._retriever, strategy)
+        r = self._serving
+        strategy = r.strategy(strategy)
         if not 1 <= k <= 100:
             raise HmbatchError(f"k must be between 1 and 100, not {k}")
         ids = [str(c) for c in customer_ids]
         if not ids:
             return {}
-        r = self._retriever
-        idx = r.customer_index(ids)
-        r.load_repurchase(idx)  # these customers' own purchases (as query reads them)
-        lists = submit_mod.recommend_lists(r, idx, strategy, k)
-        if self._id_text is None:
-            self._id_text = submit_mod.article_text(r)
-        return {c: [self._id_text[a] for a in row] for c, row in zip(ids, lists.tolist())}
+        lists = r.recommend(r.customer_index(ids), k, strategy)
+        text = r.article_text()
+        return {c: [text[a] for a in row] for c, row in zip(ids, lists.tolist())}
 
     def evaluate(self, strategy: str = "all") -> dict:
         """MAP@12, recall@12 and coverage on the held-out week: `evaluate.evaluate`, the same dict
@@ -85,7 +76,7 @@ class OpenWorkspace:
 
     def close(self) -> None:
         """Closes the database connection."""
-        self._retriever.con.close()
+        self._serving.close()
 
     def __enter__(self) -> "OpenWorkspace":
         return self

@@ -2,9 +2,9 @@
 
 The Ray engine shards the customers into the same blocks as the local loop (`submit.CHUNK`, in
 sample_submission order) and hands them to one actor per worker. Each actor opens the run's
-artifacts read-only once (database, FAISS index, embeddings, everything `Retriever.open` loads)
+artifacts read-only once (`serving.Serving.open`: database, FAISS index, embeddings, ranker)
 from the workspace path, which every node must be able to read, and turns a block into its CSV
-lines with `submit.block_lines`, the function the local loop calls: the same inputs in the same
+lines with `Serving.recommend`, the function behind the local loop: the same inputs in the same
 blocks, so the file is byte-identical. The driver writes the blocks in order with
 `submit.write_submission` (temporary file, renamed at the end).
 
@@ -24,7 +24,8 @@ from pathlib import Path
 
 from hmbatch import submit as submit_mod
 from hmbatch.errors import HmbatchError, WorkspaceError
-from hmbatch.retrieve import Retriever, check_strategy
+from hmbatch.retrieve import check_strategy
+from hmbatch.serving import Serving
 from hmbatch.workspace import Workspace, signals_as_interrupt
 
 ENGINES = ("local", "ray")
@@ -78,12 +79,9 @@ def submit_ray(ws: Workspace, out: Path | None, strategy: str, allow_stale: bool
     ray = import_ray()
     started = time.perf_counter()
     with signals_as_interrupt():
-        r = Retriever.open(ws, allow_stale)  # the stale check, the order and the run, once
-        try:
-            strategy = submit_mod.resolve_strategy(r, strategy)
+        with Serving.open(ws, allow_stale) as r:  # the stale check, the order and the run, once
+            strategy = r.strategy(strategy)
             ids, idx = submit_mod.submission_customers(r)
-        finally:
-            r.con.close()
         run = r.run_dir.name
         out = out or ws.submissions_dir / f"submission-{run}-{strategy}.csv"
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -258,13 +256,12 @@ class BlockWorker:
     def __init__(self, root: str, allow_stale: bool, strategy: str, run: str, rank: int, fault: str):
         import ray
         started = time.perf_counter()
-        self.r = Retriever.open(Workspace(Path(root)), allow_stale)
+        self.r = Serving.open(Workspace(Path(root)), allow_stale)
         if self.r.run_dir.name != run:
             raise WorkspaceError(f"the current model changed from {run} to {self.r.run_dir.name} while "
                                  "submit was running; run submit again")
-        submit_mod.prepare_serving(self.r, strategy)
-        self.id_text = submit_mod.article_text(self.r)
-        self.strategy = strategy
+        self.strategy = self.r.prepare(strategy)
+        self.id_text = self.r.article_text()
         self.incarnation = int(ray.get_runtime_context().was_current_actor_reconstructed)
         self.fault = fault == "exit-after-first-block" and rank == 0 and not self.incarnation
         self.blocks, self.compute_s = 0, 0.0
@@ -274,12 +271,12 @@ class BlockWorker:
         return {"load_s": self.load_s, "pid": os.getpid()}
 
     def lines(self, customer_ids: list[str], customer_idx) -> str:
-        """The CSV lines of one block (submit.block_lines, as the local loop)."""
+        """The CSV lines of one block (`Serving.recommend`, as the local loop)."""
         self.blocks += 1
         if self.fault and self.blocks == 2:
             os._exit(1)
         mark = time.perf_counter()
-        text = submit_mod.block_lines(self.r, customer_ids, customer_idx, self.strategy, self.id_text)
+        text = submit_mod.format_lines(customer_ids, self.r.recommend(customer_idx, 12, self.strategy), self.id_text)
         self.compute_s += time.perf_counter() - mark
         return text
 

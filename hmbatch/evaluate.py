@@ -17,7 +17,7 @@ from hmbatch.features import purchases_after
 from hmbatch.metrics import Truth, map_at_k_matrix, recall_matrix
 from hmbatch.retrieve import STRATEGIES, Candidates, Retriever, first_distinct, set_wanted, top_distinct
 from hmbatch.sqlfiles import execute_file
-from hmbatch.submit import recommend_lists
+from hmbatch.serving import Serving
 from hmbatch.workspace import Workspace, atomic_write_text, signals_as_interrupt
 
 BASELINES = ("baseline: last week's best sellers", "baseline: recent purchases + best sellers")
@@ -169,22 +169,22 @@ def _concat(chunks: list[Candidates], take: np.ndarray) -> Candidates:
     return Candidates(**{f: np.concatenate([getattr(c, f) for c in chunks])[take] for f in fields})
 
 
-def ranker_lists(r: Retriever, customers: np.ndarray, k: int = 12) -> tuple[np.ndarray, dict]:
+def ranker_lists(s: Serving, customers: np.ndarray, k: int = 12) -> tuple[np.ndarray, dict]:
     """The ranker's lists for `customers`, by chunks, through the function submit uses, and each
     candidate source's recall@N and the union's (the share of true purchases the ranker can
     reach at all), counted on the candidates each chunk was ranked from (built once)."""
-    days = r.manifest["config"]["holdout_days"]
-    truth = ranker.purchases_between(r.con, r.cutoff, r.cutoff + dt.timedelta(days=days))
+    days = s.manifest["config"]["holdout_days"]
+    truth = ranker.purchases_between(s.con, s.cutoff, s.cutoff + dt.timedelta(days=days))
     lists, hits = [], []
     for i in range(0, len(customers), RANKER_CHUNK):
-        lists.append(recommend_lists(r, customers[i:i + RANKER_CHUNK], "ranker", k))
-        hits.append(candidates.source_hits(r.con, truth))  # the chunk's wanted and cand tables
+        lists.append(s.recommend(customers[i:i + RANKER_CHUNK], k, "ranker"))
+        hits.append(candidates.source_hits(s.con, truth))  # the chunk's wanted and cand tables
     return np.concatenate(lists), candidates.recall_of(candidates.added_hits(hits))
 
 
-def ranker_figures(r: Retriever, recall: dict) -> dict:
+def ranker_figures(s: Serving, recall: dict) -> dict:
     """The candidates' recall (`ranker_lists`) and the ranker's top features."""
-    rk = ranker.for_retriever(r)
+    rk = s.ranker()
     top = dict(list(rk.info["feature_importance"].items())[:12])
     return {"candidate_recall": {**recall, "n_candidates": rk.config.n_candidates},
             "ranker": {"top_features": top, "figures": rk.info["figures"]}}
@@ -204,7 +204,8 @@ def evaluate(ws: Workspace, strategies: tuple[str, ...] = STRATEGIES, do_tune: b
         The saved results.
     """
     with ws.writer_lock("evaluate", wait_s=30), signals_as_interrupt():
-        r = Retriever.open(ws, allow_stale)
+        served = Serving.open(ws, allow_stale)
+        r = served.first_stage
         truth = held_out(r)
         out = {"model": r.run_dir.name, "cutoff": str(r.cutoff), "buyers": len(truth.customers)}
         crossed: dict[str, np.ndarray] = {}
@@ -218,23 +219,23 @@ def evaluate(ws: Workspace, strategies: tuple[str, ...] = STRATEGIES, do_tune: b
         out["weights"] = r.weights
         seg = segments(r, truth.customers)
         n_articles = len(r.article_ids)
-        has_ranker = ranker.Ranker.exists(r.run_dir)
+        has_ranker = served.default == "ranker"
         if has_ranker:
-            ranked, recall = ranker_lists(r, truth.customers)
-            out.update(ranker_figures(r, recall))
+            ranked, recall = ranker_lists(served, truth.customers)
+            out.update(ranker_figures(served, recall))
         out["results"] = {}
         for s in strategies:
             if s == "ranker" and not has_ranker and len(strategies) > 1:
                 continue  # "all" on a run trained with --ranker none
             if s == "ranker":  # without a ranker, ranker_lists stops with the error that names the fix
-                lists = ranked if has_ranker else ranker_lists(r, truth.customers)[0]
+                lists = ranked if has_ranker else ranker_lists(served, truth.customers)[0]
             else:  # tuned strategies: each buyer ranked with weights fitted on the other half
                 lists = crossed[s] if s in crossed else rank(chunks, s, r.weights)
             out["results"][s] = score_lists(lists, truth, seg, n_articles)
         for name, lists in baselines(r, truth.customers).items():
             out["results"][name] = score_lists(np.ascontiguousarray(lists), truth, seg, n_articles)
         atomic_write_text(r.run_dir / "evaluation.json", json.dumps(out, indent=2))
-        r.con.close()
+        served.close()
     return out
 
 

@@ -504,13 +504,3 @@ def top_per_customer(cols: dict[str, np.ndarray], customers: np.ndarray, k: int)
     take = slot < k
     out[np.searchsorted(customers, cust[take]), slot[take]] = art[take]
     return out
-
-
-def for_retriever(r: Retriever) -> Ranker:
-    """The ranker of r's run, opened once per Retriever."""
-    if getattr(r, "_ranker", None) is None:
-        if not Ranker.exists(r.run_dir):
-            raise HmbatchError(f"model {r.run_dir.name} has no ranker: train with `hmbatch train "
-                               "--ranker lightgbm`, or choose another --strategy")
-        r._ranker = Ranker(r)
-    return r._ranker

@@ -16,14 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from hmbatch.api import default_strategy
 from hmbatch.errors import HmbatchError
 from hmbatch.evaluate import BASELINES
 from hmbatch.features import purchases_after
 from hmbatch.query import describe, query
 from hmbatch.retrieve import REPURCHASE_DAYS, STRATEGIES, Retriever, age_group, set_wanted
+from hmbatch.serving import Serving
 from hmbatch.sqlfiles import execute_file
-from hmbatch.submit import recommend_lists
 from hmbatch.workspace import Workspace, atomic_write_text
 
 RECALL_NS = tuple(range(10, 101, 10))
@@ -222,9 +221,10 @@ def data_sections(r: Retriever, weeks: int = 10) -> list[Section]:
     return [tx, Section("Data: drift of last week's best sellers", reading, drift)]
 
 
-def bias_section(r: Retriever, truth: dict[int, set[int]], idx: np.ndarray) -> Section:
+def bias_section(s: Serving, truth: dict[int, set[int]], idx: np.ndarray) -> Section:
     """Share of recommended slots given to the 100 best sellers of the cut-off week, per strategy,
     against their share of the true purchases; and the catalogue coverage of the lists."""
+    r = s.first_stage
     from plotly.subplots import make_subplots
     import plotly.graph_objects as go
     top = np.array([a for (a,) in r.con.execute("SELECT article_id FROM popular WHERE age_group = -1 "
@@ -238,8 +238,7 @@ def bias_section(r: Retriever, truth: dict[int, set[int]], idx: np.ndarray) -> S
     shares, coverage = {}, {}
     for strategy in STRATEGIES:
         try:
-            r.load_repurchase(idx)
-            lists = recommend_lists(r, idx, strategy, 12)
+            lists = s.recommend(idx, 12, strategy)
         except HmbatchError:
             continue
         valid = lists[lists >= 0]
@@ -258,7 +257,7 @@ def bias_section(r: Retriever, truth: dict[int, set[int]], idx: np.ndarray) -> S
     fig.update_yaxes(title_text="distinct articles recommended / catalogue", row=1, col=2)
     fig.update_xaxes(title_text="strategy")
     fig.update_layout(showlegend=False)
-    main = default_strategy(r) if default_strategy(r) in shares else next(iter(shares))
+    main = s.default if s.default in shares else next(iter(shares))
     reading = f"{main} gives {shares[main]:.0%} of its slots to the {TOP_SELLERS} best sellers"
     reading += (f", which take {shares['true purchases']:.0%} of the true purchases; it covers "
                 if truth else " (no held-out week: true purchases unknown); it covers ")
@@ -277,12 +276,13 @@ def example_customers(r: Retriever, truth: dict[int, set[int]], n: int = 3) -> l
     return sorted(rng.choice(chosen, min(n, len(chosen)), replace=False).tolist()) if chosen else []
 
 
-def examples_section(ws: Workspace, r: Retriever, truth: dict[int, set[int]], allow_stale: bool) -> Section:
+def examples_section(ws: Workspace, s: Serving, truth: dict[int, set[int]], allow_stale: bool) -> Section:
     """Three customers: their last purchases and their list with names and sources."""
+    r = s.first_stage
     chosen = example_customers(r, truth)
     if not chosen:
         return Section("Example customers", note="No customer with 3 purchases before the cut-off.")
-    strategy = default_strategy(r)
+    strategy = s.default
     ids = dict(r.con.execute("SELECT customer_idx, customer_id FROM customers WHERE customer_idx IN "
                              "(SELECT unnest(?))", [chosen]).fetchall())
     blocks = [_customer_block(r, ws, c, ids[c], truth.get(c) if truth else None, strategy, allow_stale)
@@ -353,11 +353,8 @@ def build_report(ws: Workspace, out: Path | None = None, allow_stale: bool = Fal
     Returns:
         {"path", "figures", "notes" (what is missing), "model"}.
     """
-    r = Retriever.open(ws, allow_stale)
-    try:
+    with Serving.open(ws, allow_stale) as r:
         sections, header = _sections(ws, r, allow_stale)
-    finally:
-        r.con.close()
     page, figures = render(sections, header)
     out = Path(out) if out else r.run_dir / "report.html"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -373,7 +370,8 @@ def validation_of(ws: Workspace, manifest: dict) -> tuple[str, dict] | None:
     return (name, json.loads(path.read_text())) if path and path.exists() else None
 
 
-def _sections(ws: Workspace, r: Retriever, allow_stale: bool) -> tuple[list[Section], str]:
+def _sections(ws: Workspace, s: Serving, allow_stale: bool) -> tuple[list[Section], str]:
+    r = s.first_stage
     manifest, days = r.manifest, r.manifest["config"]["holdout_days"]
     path = r.run_dir / "evaluation.json"
     evaluation = json.loads(path.read_text()) if path.exists() else None
@@ -393,8 +391,8 @@ def _sections(ws: Workspace, r: Retriever, allow_stale: bool) -> tuple[list[Sect
             "nothing: it has no held-out week, so MAP@12, recall and segments are missing. Train with "
             "--holdout-days 7, evaluate, then --holdout-days 0 (or `hmbatch run`) to carry them over.")]
     sections += [candidate_section(r, evaluation, truth, idx), importance_section(manifest),
-                 training_section(manifest), *data_sections(r), bias_section(r, truth, idx),
-                 examples_section(ws, r, truth, allow_stale)]
+                 training_section(manifest), *data_sections(r), bias_section(s, truth, idx),
+                 examples_section(ws, s, truth, allow_stale)]
     held = f"held-out week {r.cutoff + dt.timedelta(days=1)} .. {r.cutoff + dt.timedelta(days=days)}" if days else \
         "no held-out week"
     header = (f"<h1>hmbatch report: model {html.escape(r.run_dir.name)}</h1><p class=meta>data cut-off "

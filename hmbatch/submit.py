@@ -11,14 +11,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hmbatch import ranker
-from hmbatch.retrieve import Retriever, check_strategy
+from hmbatch.retrieve import check_strategy
+from hmbatch.serving import Serving
 from hmbatch.workspace import Workspace, clean_dead_partials, pause_point, remove_path, signals_as_interrupt
 
 CHUNK = 16384
 
 
-def submission_customers(r: Retriever) -> tuple[list[str], np.ndarray]:
+def submission_customers(r: Serving) -> tuple[list[str], np.ndarray]:
     """sample_submission.csv's customers in its order if it was loaded, else every customer."""
     rows = r.con.execute("SELECT customer_id, coalesce(customer_idx, -1) AS idx FROM submission_customers "
                          "ORDER BY position").fetchnumpy()
@@ -34,46 +34,6 @@ def format_lines(customer_ids: list[str], lists: np.ndarray, id_text: dict[int, 
                    for c, row in zip(customer_ids, lists.tolist()))
 
 
-def default_strategy(run_dir: Path) -> str:
-    """The strategy used when none is given: the ranker when the run has one, else the blend."""
-    return "ranker" if ranker.Ranker.exists(run_dir) else "blend"
-
-
-def resolve_strategy(r: Retriever, strategy: str | None) -> str:
-    """`strategy`, checked, or the run's default."""
-    return check_strategy(strategy) if strategy else default_strategy(r.run_dir)
-
-
-def prepare_serving(r: Retriever, strategy: str) -> None:
-    """Loads once what the strategy reads for every customer: the ranker and its context, or the
-    first stage's repurchase lists of all customers."""
-    if strategy == "ranker":
-        ranker.for_retriever(r)
-    else:
-        r.load_repurchase()
-
-
-def recommend_lists(r: Retriever, customer_idx: np.ndarray, strategy: str, k: int = 12) -> np.ndarray:
-    """The top-k article ids of a block of customers (-1 = unknown customer_idx gets cold start):
-    the one function behind `submit`, its Ray workers, `query`, `evaluate` and the Python API, so
-    all give one answer."""
-    idx = np.asarray(customer_idx, np.int64)
-    if strategy == "ranker":
-        return ranker.for_retriever(r).recommend(idx, k)[0]
-    return r.recommend(idx, strategy, k)[0]
-
-
-def block_lines(r: Retriever, customer_ids: list[str], customer_idx: np.ndarray, strategy: str,
-                id_text: dict[int, str]) -> str:
-    """The submission's CSV lines of one block of customers."""
-    return format_lines(customer_ids, recommend_lists(r, customer_idx, strategy), id_text)
-
-
-def article_text(r: Retriever) -> dict[int, str]:
-    """Each article id as the competition writes it: 10 digits with the leading zero."""
-    return {int(a): f"{int(a):010d}" for a in r.article_ids}
-
-
 def submit(ws: Workspace, out: Path | None = None, strategy: str | None = None, allow_stale: bool = False,
            progress=None) -> dict:
     """Writes the submission for every customer and returns its path and figures.
@@ -81,7 +41,8 @@ def submit(ws: Workspace, out: Path | None = None, strategy: str | None = None, 
     Args:
         ws: the workspace.
         out: the CSV path (default: WORKSPACE/submissions/submission-<model>-<strategy>.csv).
-        strategy: one of retrieve.STRATEGIES; default: the ranker when the run has one, else blend.
+        strategy: one of retrieve.STRATEGIES; default: the ranker when the run has one, else blend
+            (`serving.Serving`, which answers every strategy).
         allow_stale: go on when the model was trained on another database.
         progress: optional callback(done, total).
     """
@@ -89,31 +50,23 @@ def submit(ws: Workspace, out: Path | None = None, strategy: str | None = None, 
         check_strategy(strategy)
     started = time.perf_counter()
     with signals_as_interrupt():
-        r = Retriever.open(ws, allow_stale)
-        strategy = resolve_strategy(r, strategy)
-        ids, idx = submission_customers(r)
-        out = out or ws.submissions_dir / f"submission-{r.run_dir.name}-{strategy}.csv"
-        out.parent.mkdir(parents=True, exist_ok=True)
+        r = Serving.open(ws, allow_stale)
         try:
-            prepare_serving(r, strategy)
-            id_text = article_text(r)
+            strategy = r.prepare(strategy)
+            ids, idx = submission_customers(r)
+            out = out or ws.submissions_dir / f"submission-{r.run_dir.name}-{strategy}.csv"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            id_text = r.article_text()
             starts = range(0, len(idx), CHUNK)
-            if strategy == "ranker":  # the same lists as block_lines, the next block prepared meanwhile
-                lists = ranker.for_retriever(r).recommend_blocks(idx[s:s + CHUNK] for s in starts)
-                blocks = ((min(s + CHUNK, len(idx)), format_lines(ids[s:s + CHUNK], block, id_text))
-                          for s, block in zip(starts, lists))
-            else:
-                lists = None
-                blocks = ((min(s + CHUNK, len(idx)),
-                           block_lines(r, ids[s:s + CHUNK], idx[s:s + CHUNK], strategy, id_text))
-                          for s in starts)
+            lists = r.recommend_blocks((idx[s:s + CHUNK] for s in starts), 12, strategy)
+            blocks = ((min(s + CHUNK, len(idx)), format_lines(ids[s:s + CHUNK], block, id_text))
+                      for s, block in zip(starts, lists))
             try:
                 write_submission(out, blocks, len(idx), progress)
             finally:
-                if lists is not None:
-                    lists.close()  # waits for the block being prepared before the connection closes
+                lists.close()  # waits for the block being prepared before the connection closes
         finally:
-            r.con.close()
+            r.close()
     return summary(out, idx, started, r.run_dir.name, strategy)
 
 

@@ -23,6 +23,7 @@ LAYERS = [
     ["model", "train", "als"],     # the TFRS two-tower and its training, exporting the index; ALS, its yardstick
     ["candidates", "retrieve"],    # candidate sources (sql/candidates/, FAISS) and their scores
     ["ranker"],                    # ranking features (sql/ranking/) and the LightGBM ranker
+    ["serving"],                   # the opened run and its one `recommend`, every strategy
     ["query", "submit", "evaluate", "engine"],  # lists for one customer, every customer, the held-out week
     ["status", "report", "api", "cycle"],  # what users read; `hmbatch run`, the weekly cycle
     ["output"],                    # rich tables and progress bars

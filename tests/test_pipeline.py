@@ -274,12 +274,13 @@ def test_candidate_recall_adds_up_over_chunks(world, monkeypatch):
     the same figures as one pass over every held-out buyer."""
     from hmbatch import candidates, evaluate as evaluate_mod, ranker
     from hmbatch.retrieve import Retriever
+    from hmbatch.serving import Serving
     from hmbatch.workspace import Workspace
     monkeypatch.setattr(evaluate_mod, "RANKER_CHUNK", 7)
     chunked = evaluate_mod.evaluate(Workspace(world["ws"]), ("ranker",))["candidate_recall"]
     r = Retriever.open(Workspace(world["ws"]))
     try:
-        rk = ranker.for_retriever(r)
+        rk = Serving(r).ranker()
         truth = evaluate_mod.held_out(r)
         days = r.manifest["config"]["holdout_days"]
         candidates.generate(r.con, truth.customers, rk.config, rk.two_tower)
