@@ -39,7 +39,7 @@ SOURCES = ("repurchase", "same_product", "bought_together", "popular", "popular_
 DOT_BLOCK = 16384
 HISTORY_SIM_ITEMS = 8  # the latest articles a candidate is compared with (history_sim)
 SIMILAR_PER_ARTICLE = 20  # nearest articles kept per seed article by the two_tower_similar source
-CONTEXT_TABLES = ("hist", "art_ctx", "band_pop", "pop_list", "pop_wide", "cobuy", "cust_ctx", "cust_all",
+CONTEXT_TABLES = ("cust_band", "hist", "art_ctx", "band_pop", "pop_list", "pop_wide", "cobuy", "cust_ctx", "cust_all",
                   "cust_pt", "cust_ig", "cust_dep", "cust_col", "cust_prod")
 
 
@@ -75,6 +75,7 @@ class CandidateConfig:
 
 def prepare(con: duckdb.DuckDBPyConnection, cutoff: dt.date, config: CandidateConfig) -> None:
     """Builds the cut-off's context tables (temp tables of the connection) from rows <= cutoff."""
+    execute_file(con, "candidates/00_age_bands.sql", {})
     execute_file(con, "candidates/00_context.sql", {**config.params(), "cutoff": str(cutoff)})
 
 
@@ -99,13 +100,13 @@ def _quoted(path: Path) -> str:
 
 
 def set_wanted(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray) -> None:
-    """Temp table wanted(customer_idx, band) of known customers; band = age band (-1: no age)."""
+    """Temp table wanted(customer_idx, band) of the given customers (customer_idx of the
+    database); band = their age band (cust_band of the context; -1: no age)."""
     idx = np.asarray(customer_idx, np.int32)
     con.register("wanted_ids", {"customer_idx": idx})
     con.execute("""CREATE OR REPLACE TEMP TABLE wanted AS
-        SELECT w.customer_idx,
-               CASE WHEN c.age IS NULL THEN -1 ELSE CAST(least(greatest((c.age - 15) // 10, 0), 4) AS INTEGER) END AS band
-        FROM wanted_ids w JOIN customers c USING (customer_idx)""")
+        SELECT w.customer_idx, coalesce(b.band, -1) AS band
+        FROM wanted_ids w LEFT JOIN cust_band b USING (customer_idx)""")
     con.unregister("wanted_ids")
 
 

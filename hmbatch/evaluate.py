@@ -15,9 +15,10 @@ from hmbatch import als, candidates, ranker
 from hmbatch.errors import HmbatchError, InputError
 from hmbatch.features import purchases_after
 from hmbatch.metrics import Truth, map_at_k_matrix, recall_matrix
-from hmbatch.retrieve import STRATEGIES, Candidates, Retriever, first_distinct, set_wanted, top_distinct
+from hmbatch.candidates import set_wanted
+from hmbatch.retrieve import STRATEGIES, Retriever, first_distinct
+from hmbatch.serving import SLIM_COLUMNS, Block, Serving, blend
 from hmbatch.sqlfiles import execute_file
-from hmbatch.serving import Serving
 from hmbatch.workspace import Workspace, atomic_write_text, signals_as_interrupt
 
 BASELINES = ("baseline: last week's best sellers", "baseline: recent purchases + best sellers")
@@ -41,13 +42,18 @@ def held_out(r: Retriever) -> Truth:
     return Truth.from_sets(truth)
 
 
-def chunked_candidates(r: Retriever, customers: np.ndarray) -> list[Candidates]:
-    r.load_repurchase(customers)
-    return [r.candidates(customers[i:i + CHUNK]) for i in range(0, len(customers), CHUNK)]
+def buyers_block(s: Serving, customers: np.ndarray, strategy: str = "blend") -> Block:
+    """The candidates of `customers` (sorted) as every strategy but the ranker sees them (the
+    two-tower at the current beta), built by chunks, with the columns those strategies read."""
+    parts = [s.block(customers[i:i + CHUNK], strategy).slim().cols for i in range(0, len(customers), CHUNK)]
+    if not parts:
+        return s.block(customers, strategy).slim()
+    return Block({c: np.concatenate([p[c] for p in parts]) for c in SLIM_COLUMNS}, customers)
 
 
-def rank(chunks: list[Candidates], strategy: str, weights: dict, k: int = 12) -> np.ndarray:
-    return np.concatenate([top_distinct(c.ids, c.score(strategy, weights), k)[0] for c in chunks])
+def served_lists(s: Serving, block: Block, strategy: str, weights: dict | None = None, k: int = 12) -> np.ndarray:
+    """`strategy`'s lists of the block's customers, as `Serving.recommend` makes them."""
+    return s.lists(block.customers, block, s.scores(block, strategy, weights), k)
 
 
 def baselines(r: Retriever, customers: np.ndarray, k: int = 12) -> dict[str, np.ndarray]:
@@ -90,25 +96,27 @@ def subset(truth: Truth, take: np.ndarray) -> Truth:
     return Truth(truth.customers[take], np.sort(keys), truth.counts[take])
 
 
-def tune(cand: Candidates, truth: Truth) -> tuple[dict, float]:
-    """Grid search of the blend weights that maximise MAP@12 of `cand` against `truth`."""
+def tune(s: Serving, block: Block, truth: Truth) -> tuple[dict, float]:
+    """Grid search of the blend weights that maximise MAP@12 of the block's candidates (ranked
+    alone, before any fill) against `truth`."""
     best, best_map = None, -1.0
+    signals = block.signals()
     for values in itertools.product(*TUNE_GRID.values()):
         weights = dict(zip(TUNE_GRID, values))
-        lists = top_distinct(cand.ids, cand.score("blend", weights), 12)[0]
+        lists = block.layout.top(blend(signals, weights, block.layout), 12)
         score = float(map_at_k_matrix(lists, truth).mean())
         if score > best_map + 1e-12:
             best, best_map = weights, score
     return best, best_map
 
 
-def beta_scores(r: Retriever, truth: Truth, rows: np.ndarray) -> dict[float, np.ndarray]:
+def beta_scores(s: Serving, truth: Truth, rows: np.ndarray) -> dict[float, np.ndarray]:
     """The two-tower's AP@12 of each buyer at `rows` for each popularity weight in BETAS (it
-    changes which articles FAISS returns, so each value retrieves anew)."""
+    changes which articles FAISS returns, so each value builds the candidates anew)."""
     sample, out = subset(truth, rows), {}
     for beta in BETAS:
-        r.weights = {**r.weights, "beta": beta}
-        out[beta] = map_at_k_matrix(rank(chunked_candidates(r, sample.customers), "two-tower", r.weights), sample)
+        s.first_stage.weights = {**s.weights, "beta": beta}
+        out[beta] = map_at_k_matrix(served_lists(s, buyers_block(s, sample.customers), "two-tower"), sample)
     return out
 
 
@@ -117,7 +125,7 @@ def best_beta(scores: dict[float, np.ndarray], among: np.ndarray) -> float:
     return max(BETAS, key=lambda b: (round(float(scores[b][among].mean()), 12), -abs(b - 1.0)))
 
 
-def tune_out_of_sample(r: Retriever, truth: Truth) -> tuple[dict, dict[str, np.ndarray], list[Candidates]]:
+def tune_out_of_sample(s: Serving, truth: Truth) -> tuple[dict, dict[str, np.ndarray], Block]:
     """Fits beta and the blend weights on one half of the buyers and ranks the other half with
     them, then the other way round (2-fold cross-fitting): every buyer's two-tower and blend list
     comes from weights fitted on other buyers, so their MAP@12 is out of sample. The weights kept
@@ -133,40 +141,35 @@ def tune_out_of_sample(r: Retriever, truth: Truth) -> tuple[dict, dict[str, np.n
     order = rng.permutation(n)
     halves = (np.sort(order[:n // 2]), np.sort(order[n // 2:]))
     sampled = np.sort(rng.choice(n, min(n, TUNE_SAMPLE), replace=False))
-    scores = beta_scores(r, truth, sampled)
-    built: dict[float, Candidates] = {}
+    scores = beta_scores(s, truth, sampled)
+    built: dict[float, Block] = {}
 
-    def candidates_at(beta: float) -> Candidates:
+    def block_at(beta: float) -> Block:
         if beta not in built:
-            r.weights = {**r.weights, "beta": beta}
-            built[beta] = _concat(chunked_candidates(r, truth.customers), slice(None))
+            s.first_stage.weights = {**s.weights, "beta": beta}
+            built[beta] = buyers_block(s, truth.customers)
         return built[beta]
 
     lists = {"two-tower": np.full((n, 12), -1, np.int64), "blend": np.full((n, 12), -1, np.int64)}
     folds = []
     for fit, other in ((halves[0], halves[1]), (halves[1], halves[0])):
         beta = best_beta(scores, np.isin(sampled, fit))
-        cand = [candidates_at(beta)]
+        block = block_at(beta)
         fit_rows = fit if len(fit) <= TUNE_SAMPLE // 2 else np.sort(rng.choice(fit, TUNE_SAMPLE // 2, replace=False))
-        weights, _ = tune(_concat(cand, fit_rows), subset(truth, fit_rows))
-        scored = [_concat(cand, other)]
-        lists["two-tower"][other] = rank(scored, "two-tower", {**r.weights, "beta": beta})
-        lists["blend"][other] = rank(scored, "blend", weights)
+        weights, _ = tune(s, block.take(fit_rows), subset(truth, fit_rows))
+        scored = block.take(other)
+        lists["two-tower"][other] = served_lists(s, scored, "two-tower")
+        lists["blend"][other] = served_lists(s, scored, "blend", weights)
         folds.append({"beta": beta, "weights": weights, "fitted_on": int(len(fit_rows)),
                       "scored_on": int(len(other)),
                       "map@12": float(map_at_k_matrix(lists["blend"][other], subset(truth, other)).mean())})
     beta = best_beta(scores, np.ones(len(sampled), bool))
-    cand = [candidates_at(beta)]
-    r.weights = {**r.weights, "beta": beta}
-    weights, fitted = tune(_concat(cand, sampled), subset(truth, sampled))
+    block = block_at(beta)
+    s.first_stage.weights = {**s.weights, "beta": beta}
+    weights, fitted = tune(s, block.take(sampled), subset(truth, sampled))
     return ({"weights": weights, "beta": beta, "map@12_fitted": fitted,
              "map@12_other_half": float(map_at_k_matrix(lists["blend"], truth).mean()), "folds": folds,
-             "two_tower_map@12_by_beta": {str(b): float(v.mean()) for b, v in scores.items()}}, lists, cand)
-
-
-def _concat(chunks: list[Candidates], take: np.ndarray) -> Candidates:
-    fields = Candidates.__dataclass_fields__
-    return Candidates(**{f: np.concatenate([getattr(c, f) for c in chunks])[take] for f in fields})
+             "two_tower_map@12_by_beta": {str(b): float(v.mean()) for b, v in scores.items()}}, lists, block)
 
 
 def ranker_lists(s: Serving, customers: np.ndarray, k: int = 12) -> tuple[np.ndarray, dict]:
@@ -186,7 +189,7 @@ def ranker_figures(s: Serving, recall: dict) -> dict:
     """The candidates' recall (`ranker_lists`) and the ranker's top features."""
     rk = s.ranker()
     top = dict(list(rk.info["feature_importance"].items())[:12])
-    return {"candidate_recall": {**recall, "n_candidates": rk.config.n_candidates},
+    return {"candidate_recall": {**recall, "n_candidates": s.config.n_candidates},
             "ranker": {"top_features": top, "figures": rk.info["figures"]}}
 
 
@@ -210,12 +213,12 @@ def evaluate(ws: Workspace, strategies: tuple[str, ...] = STRATEGIES, do_tune: b
         out = {"model": r.run_dir.name, "cutoff": str(r.cutoff), "buyers": len(truth.customers)}
         crossed: dict[str, np.ndarray] = {}
         if do_tune:  # its candidates at the kept beta are every buyer's: not built again below
-            out["tuning"], crossed, chunks = tune_out_of_sample(r, truth)
+            out["tuning"], crossed, block = tune_out_of_sample(served, truth)
             r.weights = {"beta": out["tuning"]["beta"], **out["tuning"]["weights"]}
             manifest = {**r.manifest, "blend": r.weights}
             atomic_write_text(r.run_dir / "manifest.json", json.dumps(manifest, indent=2))
         else:
-            chunks = chunked_candidates(r, truth.customers)
+            block = buyers_block(served, truth.customers)
         out["weights"] = r.weights
         seg = segments(r, truth.customers)
         n_articles = len(r.article_ids)
@@ -230,7 +233,7 @@ def evaluate(ws: Workspace, strategies: tuple[str, ...] = STRATEGIES, do_tune: b
             if s == "ranker":  # without a ranker, ranker_lists stops with the error that names the fix
                 lists = ranked if has_ranker else ranker_lists(served, truth.customers)[0]
             else:  # tuned strategies: each buyer ranked with weights fitted on the other half
-                lists = crossed[s] if s in crossed else rank(chunks, s, r.weights)
+                lists = crossed[s] if s in crossed else served_lists(served, block, s)
             out["results"][s] = score_lists(lists, truth, seg, n_articles)
         for name, lists in baselines(r, truth.customers).items():
             out["results"][name] = score_lists(np.ascontiguousarray(lists), truth, seg, n_articles)

@@ -10,9 +10,10 @@ No leakage, by construction: every SQL step reads rows up to its cut-off, and th
 scores the training weeks' candidates is trained up to the earliest label week (it never saw a
 label); serving uses the run's own two-tower, trained up to the serving cut-off.
 
-Serving: the run folder holds the ranker (`ranker/model.txt`), its manifest (`ranker/ranker.json`:
-features, importance, figures) and the serving cut-off's context as Parquet (`ranker/context/`),
-so that `query` answers one customer without rebuilding it.
+Serving: the run folder holds the ranker (`ranker/model.txt`) and its manifest (`ranker/ranker.json`:
+features, importance, figures); the serving cut-off's candidate context is saved as Parquet
+(`context/`) for every run (`context_step`), so that `query` answers one customer without
+rebuilding it. `serving.Serving` scores the candidates with it.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ import dataclasses
 import datetime as dt
 import json
 import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -33,12 +32,12 @@ import numpy as np
 from hmbatch import candidates
 from hmbatch.candidates import CandidateConfig, TwoTowerSource
 from hmbatch.errors import HmbatchError
-from hmbatch.retrieve import Retriever, age_group, first_distinct
+from hmbatch.retrieve import CONTEXT
 from hmbatch.sqlfiles import execute_file
-from hmbatch.workspace import on_interrupt, pause_point
+from hmbatch.workspace import pause_point
 
 FEATURE_SQL = "ranking/features.sql"
-ID_COLUMNS = ("customer_idx", "article_id")
+ID_COLUMNS = ("customer_idx", "article_id", "band")  # not features: who and what (band: the age band)
 TT_FEATURES = ("tt_score", "tt_rank", "ts_score", "ts_rank", "tt_dot", "tt_history_sim")
 TT_BETA = 1.0  # the two-tower source's popularity weight, the same in the label weeks and at serving
 CHUNK = 20000
@@ -313,8 +312,6 @@ def train_ranker(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date,
     feature_s = time.perf_counter() - started
     booster, figures = fit(sets, names, config, log)
     booster.save_model(str(folder / "model.txt"))
-    candidates.prepare(con, cutoff, config.candidates())
-    candidates.save_context(con, folder / "context")
     info = {"config": dataclasses.asdict(config), "candidates": config.candidates().params(),
             "features": names, "feature_importance": importance(booster, names),
             "label_weeks": [str(w) for w in label_cutoffs],
@@ -389,6 +386,20 @@ def training_step(config: RankerConfig, log=print):
     return step
 
 
+def context_step(config: CandidateConfig):
+    """A step of `train.train`: the serving cut-off's candidate context (sql/candidates/00_context.sql)
+    saved in the run as Parquet (context/), its options in the manifest ("candidates"): every
+    strategy scores the candidates built on it."""
+
+    def step(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date, manifest: dict,
+             snapshots: dict, warm_from: Path | None = None):
+        candidates.prepare(con, cutoff, config)
+        candidates.save_context(con, tmp_dir / CONTEXT)
+        return "candidates", config.params()
+
+    return step
+
+
 def train_run(ws, config, ranker: str = "lightgbm", warm: bool | None = None, progress=None, log=print,
               **ranker_options) -> Path:
     """`hmbatch train`: the two-tower, then (ranker="lightgbm") the ranker, in one run folder made
@@ -408,99 +419,33 @@ def train_run(ws, config, ranker: str = "lightgbm", warm: bool | None = None, pr
     from hmbatch import train as train_mod
     if ranker not in ("lightgbm", "none"):
         raise HmbatchError(f"unknown --ranker {ranker!r}: choose lightgbm or none")
-    steps, snapshot_weeks = [], 0
+    steps, snapshot_weeks = [context_step(CandidateConfig())], 0
     if ranker == "lightgbm":
         ranker_config = resolve_config(ws, config.holdout_days, **ranker_options)
-        steps.append(training_step(ranker_config, log))
+        steps = [context_step(ranker_config.candidates()), training_step(ranker_config, log)]
         snapshot_weeks = ranker_config.weeks if ranker_config.two_tower else 0
     return train_mod.train(ws, config, progress, log, steps, snapshot_weeks, warm)
 
 
 class Ranker:
-    """A run's ranker opened for serving beside its Retriever (same connection)."""
+    """A run's ranker opened for serving: the LightGBM model and what it was trained with."""
 
-    def __init__(self, r: Retriever):
+    def __init__(self, run_dir: Path):
         import lightgbm as lgb
-        folder = r.run_dir / "ranker"
-        self.r = r
+        folder = run_dir / "ranker"
         self.info = json.loads((folder / "ranker.json").read_text())
         self.booster = lgb.Booster(model_file=str(folder / "model.txt"))
         self.names = self.info["features"]
-        self.config = CandidateConfig(**self.info["candidates"])
-        candidates.attach_context(r.con, folder / "context")
+        self.two_tower = bool(self.info["config"]["two_tower"])
         # the popularity weight the label weeks were scored with, not the blend's tuned one
-        beta = (self.info.get("two_tower") or {}).get("beta", TT_BETA)
-        self.two_tower = (TwoTowerSource(r.embeddings, r.article_ids, r.vectors[:, :r.dim], r.recent, beta)
-                          if self.info["config"]["two_tower"] else None)
+        self.beta = (self.info.get("two_tower") or {}).get("beta", TT_BETA)
 
     @staticmethod
     def exists(run_dir: Path) -> bool:
         return (run_dir / "ranker" / "model.txt").exists()
 
-    def features(self, customer_idx: np.ndarray, con: duckdb.DuckDBPyConnection | None = None) -> dict:
-        """Candidates and features of the known customers among `customer_idx` (on `con`, default
-        the Retriever's connection)."""
-        uniq = np.unique(np.asarray(customer_idx, np.int64))
-        uniq = uniq[uniq >= 0]
-        if len(uniq) == 0:
-            return {"customer_idx": np.zeros(0, np.int64), "article_id": np.zeros(0, np.int64)}
-        return features_of(con or self.r.con, uniq, self.config, self.two_tower)
-
-    def recommend(self, customer_idx: np.ndarray, k: int = 12) -> tuple[np.ndarray, dict]:
-        """Top-k per customer (input order; -1: unknown customer, age-band popular list).
-
-        Returns:
-            (ids of shape (n, k), the scored candidate columns of the known customers).
-        """
-        return self.finish(customer_idx, self.features(customer_idx), k)
-
-    def recommend_blocks(self, blocks, k: int = 12):
-        """`recommend`'s lists of each block of customers in turn, with the next block's candidates
-        and features built in a second thread, on a second DuckDB connection, while this block is
-        scored: DuckDB and LightGBM then keep both cores busy. Yields one (n, k) array per block."""
-        con = self.r.con.cursor()
-        candidates.attach_context(con, self.r.run_dir / "ranker" / "context")
-        try:
-            with on_interrupt(con.interrupt), ThreadPoolExecutor(max_workers=1) as pool:
-                pending: deque = deque()
-                for idx in blocks:
-                    pending.append((idx, pool.submit(self.features, idx, con)))
-                    if len(pending) == 2:
-                        first, built = pending.popleft()
-                        yield self.finish(first, built.result(), k)[0]
-                while pending:
-                    first, built = pending.popleft()
-                    yield self.finish(first, built.result(), k)[0]
-        finally:
-            con.close()
-
-    def finish(self, customer_idx: np.ndarray, cols: dict, k: int) -> tuple[np.ndarray, dict]:
-        """Scores the candidates of `features` and makes each customer's top-k list."""
-        idx = np.asarray(customer_idx, np.int64)
-        uniq = np.unique(idx[idx >= 0])
-        cols["ranker_score"] = (self.booster.predict(matrix(cols, self.names), num_threads=0)
-                                if len(cols["customer_idx"]) else np.zeros(0))
-        ranked = top_per_customer(cols, uniq, k)
-        pop = self.r.pop_lists[age_group(self.r.ages(uniq)) + 1]
-        lists = self.r.filled(first_distinct(np.concatenate([ranked, pop], axis=1), k))
-        out = np.empty((len(idx), k), np.int64)
-        known = idx >= 0
-        out[known] = lists[np.searchsorted(uniq, idx[known])]
-        if (~known).any():
-            out[~known] = self.r.recommend(idx[~known], "popular", k)[0]
-        return out, cols
-
-
-def top_per_customer(cols: dict[str, np.ndarray], customers: np.ndarray, k: int) -> np.ndarray:
-    """The k best-scored candidates of each of `customers` (sorted), -1 where fewer."""
-    out = np.full((len(customers), k), -1, np.int64)
-    cust, art, score = (np.asarray(cols[c]) for c in ("customer_idx", "article_id", "ranker_score"))
-    if len(cust) == 0:
-        return out
-    order = np.lexsort((art, -score, cust))
-    cust, art = cust[order], art[order]
-    start = np.searchsorted(cust, cust, side="left")
-    slot = np.arange(len(cust)) - start
-    take = slot < k
-    out[np.searchsorted(customers, cust[take]), slot[take]] = art[take]
-    return out
+    def score(self, cols: dict[str, np.ndarray]) -> np.ndarray:
+        """The ranker's score of each candidate row of `features_of`."""
+        if len(cols["customer_idx"]) == 0:
+            return np.zeros(0, np.float64)
+        return self.booster.predict(matrix(cols, self.names), num_threads=0)

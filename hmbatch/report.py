@@ -20,7 +20,8 @@ from hmbatch.errors import HmbatchError
 from hmbatch.evaluate import BASELINES
 from hmbatch.features import purchases_after
 from hmbatch.query import describe, query
-from hmbatch.retrieve import REPURCHASE_DAYS, STRATEGIES, Retriever, age_group, set_wanted
+from hmbatch import candidates
+from hmbatch.retrieve import STRATEGIES, Retriever
 from hmbatch.serving import Serving
 from hmbatch.sqlfiles import execute_file
 from hmbatch.workspace import Workspace, atomic_write_text
@@ -85,42 +86,13 @@ def _buyers(results: dict, segment: str) -> int:
     return next(r["segments"][segment]["buyers"] for r in results.values() if segment in r["segments"])
 
 
-def source_lists(r: Retriever, idx: np.ndarray, n: int = max(RECALL_NS)) -> dict[str, np.ndarray]:
-    """The first `n` candidates of each of the three sources for customers `idx` (known to the
-    model), as `Retriever.candidates` ranks them but deeper: FAISS, repurchase.sql, popular."""
-    queries, _ = r.embeddings(idx)
-    with_beta = np.hstack([queries, np.full((len(idx), 1), r.weights["beta"], np.float32)])
-    tower = r.recent.search(with_beta, n)[1]
-    set_wanted(r.con, idx)
-    execute_file(r.con, "serving/repurchase.sql", {"cutoff": str(r.cutoff), "days": REPURCHASE_DAYS, "k": n})
-    rows = r.con.execute("SELECT customer_idx, article_id, rank FROM repurchase").fetchnumpy()
-    rep = np.full((len(idx), n), -1, np.int64)
-    rep[np.searchsorted(idx, rows["customer_idx"]), np.asarray(rows["rank"]) - 1] = rows["article_id"]
-    pop = r.con.execute("SELECT age_group, article_id FROM popular ORDER BY age_group, n_sales DESC, "
-                        "article_id").fetchnumpy()
-    groups = np.asarray(pop["age_group"])
-    overall = list(pop["article_id"][groups == -1])
-    table = np.full((6, n), -1, np.int64)
-    for g in range(-1, 5):
-        ranked = list(dict.fromkeys(list(pop["article_id"][groups == g]) + overall))[:n]
-        table[g + 1, :len(ranked)] = ranked
-    return {"two-tower": tower, "repurchase": rep, "popular": table[age_group(r.ages(idx)) + 1]}
-
-
-def recall_curves(lists: dict[str, np.ndarray], idx: np.ndarray, truth: dict[int, set[int]],
-                  ns: tuple[int, ...] = RECALL_NS) -> dict:
-    """recall@N of each source and of their union (each source's first N together), averaged
-    over buyers: the evaluation.json "candidate_recall" shape."""
-    first = {}
-    for name, matrix in lists.items():
-        ranks = []
-        for row, customer in zip(matrix.tolist(), idx.tolist()):
-            pos = {a: i for i, a in reversed(list(enumerate(row))) if a >= 0}
-            ranks.append([pos.get(a, 10**9) for a in sorted(truth[customer])])
-        first[name] = ranks
-    first["union"] = [[min(v) for v in zip(*per)] for per in zip(*first.values())]
-    return {"n": list(ns), "sources": {name: [float(np.mean([np.mean(np.array(r) < n) for r in ranks]))
-                                              for n in ns] for name, ranks in first.items()}}
+def computed_recall(s: Serving, idx: np.ndarray, truth: dict[int, set[int]]) -> dict:
+    """recall@N of each candidate source and of the union on the buyers `idx`, counted on the
+    candidates the run builds for them (`candidates.source_recall`, evaluation.json's shape)."""
+    s.block(idx, s.default)  # the candidate tables of these customers
+    pairs = [(c, a) for c in idx.tolist() for a in sorted(truth[c])]
+    return candidates.source_recall(s.con, {"customer_idx": np.array([c for c, _ in pairs], np.int64),
+                                            "article_id": np.array([a for _, a in pairs], np.int64)}, RECALL_NS)
 
 
 def sample_buyers(r: Retriever, truth: dict[int, set[int]], size: int = SAMPLE) -> np.ndarray:
@@ -131,7 +103,7 @@ def sample_buyers(r: Retriever, truth: dict[int, set[int]], size: int = SAMPLE) 
     return idx
 
 
-def candidate_section(r: Retriever, evaluation: dict | None, truth, idx) -> Section:
+def candidate_section(s: Serving, evaluation: dict | None, truth, idx) -> Section:
     """recall@N curves: from evaluation.json's candidate_recall, else computed here."""
     import plotly.graph_objects as go
     title = "Candidate sources: recall@N"
@@ -141,7 +113,7 @@ def candidate_section(r: Retriever, evaluation: dict | None, truth, idx) -> Sect
         if not truth:
             return Section(title, note="No held-out week (the model was trained with --holdout-days 0), "
                            "so the candidate sources cannot be measured: train with --holdout-days 7.")
-        curves, origin = recall_curves(source_lists(r, idx), idx, truth), f"computed on {len(idx):,} held-out buyers"
+        curves, origin = computed_recall(s, idx, truth), f"computed on {len(idx):,} held-out buyers"
     fig = go.Figure([go.Scatter(x=curves["n"], y=ys, name=name, mode="lines+markers",
                                 line={"width": 4 if name == "union" else 2, "dash": "dot" if name == "union" else None})
                      for name, ys in curves["sources"].items()])
@@ -227,8 +199,8 @@ def bias_section(s: Serving, truth: dict[int, set[int]], idx: np.ndarray) -> Sec
     r = s.first_stage
     from plotly.subplots import make_subplots
     import plotly.graph_objects as go
-    top = np.array([a for (a,) in r.con.execute("SELECT article_id FROM popular WHERE age_group = -1 "
-                                                "ORDER BY n_sales DESC, article_id LIMIT ?", [TOP_SELLERS]).fetchall()])
+    top = np.array([a for (a,) in r.con.execute("SELECT article_id FROM band_pop WHERE band = -1 "
+                                                "ORDER BY rank LIMIT ?", [TOP_SELLERS]).fetchall()])
     if not len(idx):  # no held-out week: the customers who bought in the 4 weeks up to the cut-off
         idx = np.array([c for (c,) in r.con.execute(
             "SELECT DISTINCT customer_idx FROM transactions WHERE t_dat > CAST(? AS DATE) - 28 AND t_dat <= ? "
@@ -390,7 +362,7 @@ def _sections(ws: Workspace, s: Serving, allow_stale: bool) -> tuple[list[Sectio
             "Strategies against the baselines", note="This model was trained with --holdout-days 0 from "
             "nothing: it has no held-out week, so MAP@12, recall and segments are missing. Train with "
             "--holdout-days 7, evaluate, then --holdout-days 0 (or `hmbatch run`) to carry them over.")]
-    sections += [candidate_section(r, evaluation, truth, idx), importance_section(manifest),
+    sections += [candidate_section(s, evaluation, truth, idx), importance_section(manifest),
                  training_section(manifest), *data_sections(r), bias_section(s, truth, idx),
                  examples_section(ws, s, truth, allow_stale)]
     held = f"held-out week {r.cutoff + dt.timedelta(days=1)} .. {r.cutoff + dt.timedelta(days=days)}" if days else \

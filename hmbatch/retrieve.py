@@ -1,68 +1,33 @@
-"""Candidates and top-12 lists shared by `query`, `submit` and `evaluate`.
-
-For a chunk of customers three sources propose articles: the two-tower index (restricted to the
-articles on sale recently), the customer's own recent purchases, and last week's best sellers of
-the customer's age group. Every candidate then gets all four score components (two-tower dot
-product, log of last week's sales, repurchase score, age-group popularity), so that duplicates
-score alike, and a strategy ranks them: one source first then popular to fill, or the blend, a
-weighted sum whose weights `evaluate --tune` fits. Lists hold exactly K distinct articles.
+"""The opened run, below every strategy: the database (read-only), the FAISS indexes, the saved
+embeddings, the manifest, the stale check, the candidate context of the run's cut-off (saved as
+Parquet at training), last week's best sellers per age band and the fill order; and the top-k
+kernels the lists are cut with. `serving.Serving` scores the candidates (`candidates.generate`)
+with each strategy and makes the lists.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import numpy as np
 
+from hmbatch import candidates
+from hmbatch.candidates import CandidateConfig, TwoTowerSource
 from hmbatch.errors import HmbatchError
 from hmbatch.index import FaissIndex
 from hmbatch.sqlfiles import execute_file
 
 STRATEGIES = ("ranker", "blend", "two-tower", "repurchase", "popular")
-SOURCES = {1: "two-tower", 2: "repurchase", 4: "popular"}
 # beta weighs ln(1 + last week's sales) against the dot product in the two-tower retrieval (it is
 # the query's last coordinate, so FAISS applies it); the others weigh the blend's four signals.
 DEFAULT_BLEND = {"beta": 1.0, "dot": 1.0, "log_pop": 1.0, "rep": 5.0, "pop": 1.0}
-TT_CANDIDATES, REP_CANDIDATES, POP_CANDIDATES = 24, 12, 24
-REPURCHASE_DAYS = 56
+POP_LIST = 24  # each age band's best sellers kept for the lists that run out of candidates
+CONTEXT = "context"  # the run's folder of candidate context tables (Parquet)
 MAX_K = 100  # the longest list `query`, `submit` and the API give
 ON_SALE_DAYS = 28  # an article is on sale when it sold in these days before the cut-off
-PRIMARY = 1e6
-
-
-@dataclass
-class Candidates:
-    """Per customer (rows) and candidate (columns): id, score components and source bits."""
-
-    ids: np.ndarray
-    dot: np.ndarray
-    log_pop: np.ndarray
-    rep: np.ndarray
-    pop: np.ndarray
-    source: np.ndarray
-
-    def score(self, strategy: str, weights: dict[str, float]) -> np.ndarray:
-        """The ranking score of each candidate under `strategy` (-inf for empty slots)."""
-        fill = np.where(self.source & 4, self.pop, -np.inf)
-        if strategy == "blend":
-            score = (weights["dot"] * self.dot + weights["log_pop"] * self.log_pop +
-                     weights["rep"] * self.rep + weights["pop"] * self.pop)
-        elif strategy == "two-tower":
-            beta = weights.get("beta", 1.0)
-            score = np.where(self.source & 1, PRIMARY + self.dot + beta * self.log_pop, fill)
-        elif strategy == "repurchase":
-            score = np.where(self.source & 2, PRIMARY + self.rep, fill)
-        elif strategy == "popular":
-            score = fill
-        else:
-            check_strategy(strategy)  # raises for an unknown name
-            raise HmbatchError(f"strategy {strategy!r} is not a score of the first-stage candidates "
-                               "(the ranker is served by hmbatch.ranker)")
-        return np.where(self.ids >= 0, score, -np.inf)
 
 
 def top_distinct(ids: np.ndarray, score: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -94,15 +59,9 @@ def first_distinct(ids: np.ndarray, k: int) -> np.ndarray:
     return top_distinct(ids, order, k)[0]
 
 
-def age_group(age: np.ndarray) -> np.ndarray:
-    """Age bucket as in sql/serving/popular.sql: 0..4, or -1 when the age is missing."""
-    age = np.asarray(age, dtype=np.float64)
-    group = np.clip((np.nan_to_num(age, nan=0) - 15) // 10, 0, 4).astype(np.int64)
-    return np.where(np.isnan(age), -1, group)
-
-
 class Retriever:
-    """A trained run opened for serving: index, embeddings, popularity and repurchase lists."""
+    """A trained run opened for serving: indexes, embeddings, the candidate context, best sellers
+    and the fill order."""
 
     def __init__(self, run_dir: Path, manifest: dict, con: duckdb.DuckDBPyConnection):
         self.run_dir, self.manifest, self.con = run_dir, manifest, con
@@ -114,7 +73,11 @@ class Retriever:
         self.dim = self.vectors.shape[1] - 1
         self.customer_emb = np.load(run_dir / "customer_embeddings.npy", mmap_mode="r")
         self.weights = {**DEFAULT_BLEND, **(manifest.get("blend") or {})}
-        self._repurchase: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        if "candidates" not in manifest or not (run_dir / CONTEXT).exists():
+            raise HmbatchError(f"model {run_dir.name} has no saved candidate context (an earlier "
+                               "hmbatch trained it): run `hmbatch train` again")
+        self.candidate_config = CandidateConfig(**manifest["candidates"])
+        candidates.attach_context(con, run_dir / CONTEXT)
         self._load_popular()
 
     @classmethod
@@ -131,22 +94,25 @@ class Retriever:
                 f"the current model {run_dir.name} was trained on database {manifest['fingerprint']}, "
                 f"but the workspace's database is now {fingerprint}: run `hmbatch train` again, "
                 "or pass --allow-stale to use the old model anyway")
-        return cls(run_dir, manifest, con)
+        try:
+            return cls(run_dir, manifest, con)
+        except BaseException:
+            con.close()
+            raise
 
     def _load_popular(self) -> None:
-        execute_file(self.con, "serving/popular.sql", {"cutoff": str(self.cutoff)})
-        rows = self.con.execute("SELECT age_group, article_id, n_sales FROM popular").fetchnumpy()
-        pos = np.searchsorted(self.article_ids, rows["article_id"])
-        sales = np.zeros((6, len(self.article_ids)), np.float32)
-        sales[np.asarray(rows["age_group"]) + 1, pos] = rows["n_sales"]
-        self.pop_score = np.log1p(sales) / np.maximum(np.log1p(sales.max(axis=1, keepdims=True)), 1e-9)
+        """pop_lists[band + 1]: each age band's POP_LIST best sellers of last week (band -1: every
+        buyer's), from the context's band_pop, then the fill order."""
         self.fill_order = self._fill_order()
-        fill = list(np.searchsorted(self.article_ids, self.fill_order[:POP_CANDIDATES]))
-        # each age group's articles sold last week, best first, then the fill order
-        ranked = [order[row[order] > 0] for row, order in
-                  ((row, np.lexsort((self.article_ids, -row))[:POP_CANDIDATES]) for row in sales)]
-        self.pop_lists = np.stack([self.article_ids[np.array(list(dict.fromkeys(list(order) + fill))[:POP_CANDIDATES])]
-                                   for order in ranked])
+        rows = self.con.execute("SELECT band, article_id FROM band_pop WHERE rank <= ? ORDER BY band, rank",
+                                [POP_LIST]).fetchnumpy()
+        band, ids = np.asarray(rows["band"]), np.asarray(rows["article_id"], np.int64)
+        lists = np.full((6, POP_LIST), -1, np.int64)
+        for b in range(-1, 5):
+            mine = ids[band == b]
+            lists[b + 1, :len(mine)] = mine
+        self.pop_lists = first_distinct(np.concatenate(
+            [lists, np.broadcast_to(self.fill_order, (6, len(self.fill_order)))], axis=1), POP_LIST)
 
     def _fill_order(self) -> np.ndarray:
         """The MAX_K articles every list is filled from (sql/serving/fill.sql): those on sale,
@@ -174,7 +140,8 @@ class Retriever:
 
     def best_sellers(self, k: int = 12) -> np.ndarray:
         """Last week's k best sellers over all customers (the baseline's list)."""
-        return self.pop_lists[0][:k]
+        row = np.concatenate([self.pop_lists[:1], np.full((1, max(k - POP_LIST, 0)), -1)], axis=1)[:, :k]
+        return self.filled(row)[0]
 
     def customer_index(self, customer_ids: list[str]) -> np.ndarray:
         """customer_idx for each id, -1 for ids not in the database."""
@@ -184,42 +151,6 @@ class Retriever:
         out = np.full(len(customer_ids), -1, np.int64)
         out[rows["pos"]] = rows["customer_idx"]
         return out
-
-    def ages(self, customer_idx: np.ndarray) -> np.ndarray:
-        """Age (NaN when missing) of each known customer; NaN for -1."""
-        idx = np.asarray(customer_idx, dtype=np.int64)
-        if len(idx) > 1000 and not hasattr(self, "_ages"):
-            age = self.con.execute("SELECT age FROM customers ORDER BY customer_idx").fetchnumpy()["age"]
-            self._ages = np.ma.filled(np.ma.asarray(age).astype(np.float64), np.nan)
-        if hasattr(self, "_ages"):
-            return np.where(idx >= 0, self._ages[np.maximum(idx, 0)], np.nan)
-        rows = self.con.execute("SELECT customer_idx, age FROM customers WHERE customer_idx IN "
-                                "(SELECT unnest(?))", [idx.tolist()]).fetchnumpy()
-        lookup = dict(zip(rows["customer_idx"].tolist(),
-                          np.ma.filled(np.ma.asarray(rows["age"]).astype(np.float64), np.nan).tolist()))
-        return np.array([lookup.get(i, np.nan) for i in idx.tolist()], dtype=np.float64)
-
-    def load_repurchase(self, customer_idx: np.ndarray | None = None) -> None:
-        """Reads the repurchase lists of the given customers (default: every customer) at once."""
-        set_wanted(self.con, customer_idx)
-        execute_file(self.con, "serving/repurchase.sql",
-                     {"cutoff": str(self.cutoff), "days": REPURCHASE_DAYS, "k": REP_CANDIDATES})
-        rows = self.con.execute("SELECT customer_idx, article_id, score FROM repurchase").fetchnumpy()
-        self._repurchase = tuple(np.asarray(rows[c]) for c in ("customer_idx", "article_id", "score"))
-
-    def repurchase_lists(self, customer_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(ids, scores) of shape (n, REP_CANDIDATES), -1 / 0 where a customer has fewer."""
-        if self._repurchase is None:
-            self.load_repurchase(customer_idx)
-        cust, art, score = self._repurchase
-        start = np.searchsorted(cust, customer_idx, side="left")
-        count = np.searchsorted(cust, customer_idx, side="right") - start
-        slot = np.arange(REP_CANDIDATES)
-        valid = (slot[None, :] < count[:, None]) & (np.asarray(customer_idx)[:, None] >= 0)
-        take = np.minimum(start[:, None] + slot[None, :], max(len(cust) - 1, 0))
-        if len(cust) == 0:
-            return np.full(valid.shape, -1, np.int64), np.zeros(valid.shape, np.float32)
-        return np.where(valid, art[take], -1).astype(np.int64), np.where(valid, score[take], 0).astype(np.float32)
 
     def embeddings(self, customer_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(vectors, known) for customers: the saved embedding, or the towers for later ones."""
@@ -241,38 +172,10 @@ class Retriever:
         order = np.searchsorted(cols["customer_idx"], customer_idx)
         return embed(tower, cols)[order] / self.manifest["config"]["temperature"]
 
-    def candidates(self, customer_idx: np.ndarray) -> Candidates:
-        """All candidates of a chunk of customers with every score component."""
-        idx = np.asarray(customer_idx, np.int64)
-        queries, known = self.embeddings(idx)
-        tt_ids = np.full((len(idx), TT_CANDIDATES), -1, np.int64)
-        if known.any():
-            tt_ids[known] = self.recent.search(self._with_beta(queries[known]), TT_CANDIDATES)[1]
-        rep_ids, rep_scores = self.repurchase_lists(idx)
-        group = age_group(self.ages(idx)) + 1
-        pop_ids = self.pop_lists[group]
-        ids = np.concatenate([tt_ids, rep_ids, pop_ids], axis=1)
-        pos = np.clip(np.searchsorted(self.article_ids, ids), 0, len(self.article_ids) - 1)
-        vec = self.vectors[pos]
-        in_tt = (ids[:, :, None] == tt_ids[:, None, :]).any(-1) & (ids >= 0)
-        rep_match = ids[:, :, None] == rep_ids[:, None, :]
-        in_pop = (ids[:, :, None] == pop_ids[:, None, :]).any(-1)
-        source = in_tt * 1 + rep_match.any(-1) * 2 + in_pop * 4
-        return Candidates(ids=ids, dot=np.einsum("cmd,cd->cm", vec[:, :, :self.dim], queries),
-                          log_pop=vec[:, :, self.dim], rep=(rep_match * rep_scores[:, None, :]).sum(-1),
-                          pop=self.pop_score[group[:, None], pos], source=source.astype(np.int8))
-
-    def _with_beta(self, queries: np.ndarray) -> np.ndarray:
-        """Query vectors with beta as the last coordinate: FAISS then adds beta * ln(1 + sales)."""
-        return np.hstack([queries, np.full((len(queries), 1), self.weights["beta"], np.float32)])
-
-    def recommend(self, customer_idx: np.ndarray, strategy: str = "blend",
-                  k: int = 12) -> tuple[np.ndarray, Candidates, np.ndarray]:
-        """Top-k distinct articles per customer: (ids, candidates, chosen positions; -1 where
-        the slot was filled from the fill order)."""
-        cand = self.candidates(customer_idx)
-        ids, pos = top_distinct(cand.ids, cand.score(strategy, self.weights), k)
-        return self.filled(ids), cand, pos
+    def two_tower(self, beta: float) -> TwoTowerSource:
+        """The run's two-tower as a candidate source and feature, searching with popularity
+        weight `beta`."""
+        return TwoTowerSource(self.embeddings, self.article_ids, self.vectors[:, :self.dim], self.recent, beta)
 
 
 def check_strategy(name: str) -> str:
@@ -280,12 +183,3 @@ def check_strategy(name: str) -> str:
     if name not in STRATEGIES:
         raise HmbatchError(f"unknown strategy {name!r}: choose one of {', '.join(STRATEGIES)}")
     return name
-
-
-def set_wanted(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray | None = None) -> None:
-    """Temp table wanted(customer_idx) read by sql/serving/: the given customers, or all of them."""
-    if customer_idx is None:
-        con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT customer_idx FROM customers")
-    else:
-        con.execute("CREATE OR REPLACE TEMP TABLE wanted AS SELECT CAST(unnest(?) AS INTEGER) AS customer_idx",
-                    [np.asarray(customer_idx, np.int64).tolist()])

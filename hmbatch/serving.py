@@ -1,29 +1,50 @@
-"""One opened run and one `recommend`: what `query`, `submit`, its Ray workers, `evaluate`,
-`report` and the Python API all call.
+"""One opened run, one candidate pipeline, one `recommend`: what `query`, `submit`, its Ray
+workers, `evaluate`, `report` and the Python API all call.
 
-`Serving.open(ws)` opens the workspace's current run read-only: the database, the FAISS indexes,
-the saved embeddings, the manifest and the stale check (`retrieve.Retriever`, the first stage),
-and the run's ranker when a strategy needs it. `recommend(customer_idx, k, strategy)` answers
-every strategy for known, cold and unknown customers alike, k distinct catalogue articles each;
-nothing outside this module chooses between the ranker and the first stage's strategies.
+Every strategy is a scorer over the same candidates: the sources of `sql/candidates/`, collected
+and given their features by `ranker.features_of` (sql/ranking/features.sql), for the customers of
+one block:
+
+- `two-tower`, `repurchase`, `popular`: one source's own ranking (its rank column), the articles
+  the other sources proposed unranked;
+- `blend`: a weighted sum of four signals of every candidate (`blend_signals`), its weights and
+  the two-tower's popularity weight (beta) fitted by `evaluate --tune`;
+- `ranker`: the run's LightGBM model.
+
+A customer's list is the k best-scored candidates (ties: the collector's order), then the
+customer's age band's best sellers of last week, then the articles on sale (the fill): k
+distinct catalogue articles. A customer not in the database gets every buyer's best sellers,
+then the fill. Adding a strategy is one entry of `RANK_COLUMNS` or one branch of `scores`.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Iterator
 
+import duckdb
 import numpy as np
 
-from hmbatch import ranker
+from hmbatch import candidates, ranker
+from hmbatch.candidates import TwoTowerSource
 from hmbatch.errors import HmbatchError
-from hmbatch.retrieve import MAX_K, PRIMARY, SOURCES, Retriever, check_strategy
+from hmbatch.retrieve import CONTEXT, MAX_K, Retriever, check_strategy, first_distinct
+from hmbatch.workspace import on_interrupt
 
-# the ranker's candidate columns that say a source proposed the article
+# a single source's strategy ranks by the source's own rank (1 = best)
+RANK_COLUMNS = {"two-tower": "tt_rank", "repurchase": "rep_rank", "popular": "band_src_rank"}
+# the score `query` shows for a single source's strategy
+SHOWN_SCORES = {"two-tower": "tt_score", "repurchase": "rep_score", "popular": "band_score"}
+BLEND_SIGNALS = ("dot", "log_pop", "rep", "pop")
+# the candidate columns that say a source proposed the article
 SOURCE_RANKS = {"rep_rank": "repurchase", "sp_rank": "same product", "bt_rank": "bought together",
                 "pop_src_rank": "popular", "band_src_rank": "popular (age band)", "rising_rank": "rising",
                 "tt_rank": "two-tower", "ts_rank": "like what you bought lately"}
 FILL = "popular (fill)"
+SLIM_COLUMNS = ("customer_idx", "article_id", "band", "tt_rank", "rep_rank", "band_src_rank", "tt_score",
+                "tt_dot", "sales_7d", "rep_score", "band_score")
 
 
 def default_strategy(run_dir: Path) -> str:
@@ -31,11 +52,90 @@ def default_strategy(run_dir: Path) -> str:
     return "ranker" if ranker.Ranker.exists(run_dir) else "blend"
 
 
+class Layout:
+    """Where each candidate row of a block sits in a (customers x candidates) grid: its
+    customer's row and its slot in the collector's order (the rows of `features_of` come grouped
+    by customer, in that order)."""
+
+    def __init__(self, cols: dict[str, np.ndarray], customers: np.ndarray):
+        cust = np.asarray(cols["customer_idx"], np.int64)
+        self.customers = customers
+        self.row = np.searchsorted(customers, cust)
+        self.slot = np.arange(len(cust)) - np.searchsorted(cust, cust, side="left")
+        self.width = int(self.slot.max()) + 1 if len(cust) else 1
+        self.ids = self.grid(np.asarray(cols["article_id"], np.int64), -1)
+
+    def grid(self, values: np.ndarray, empty: float) -> np.ndarray:
+        out = np.full((len(self.customers), self.width), empty,
+                      np.int64 if np.asarray(values).dtype.kind in "iu" else np.float64)
+        out[self.row, self.slot] = values
+        return out
+
+    def top(self, score: np.ndarray, k: int) -> np.ndarray:
+        """Per customer, the ids of the k best finite scores of the grid `score` (ties: the
+        collector's order), -1 where fewer."""
+        score = np.where(np.isfinite(score), score, -np.inf)
+        order = np.argsort(-score, axis=1, kind="stable")[:, :k]
+        ids = np.take_along_axis(self.ids, order, axis=1)
+        ids[np.take_along_axis(score, order, axis=1) == -np.inf] = -1
+        if ids.shape[1] < k:
+            ids = np.concatenate([ids, np.full((len(ids), k - ids.shape[1]), -1, np.int64)], axis=1)
+        return ids
+
+
+def blend_signals(cols: dict[str, np.ndarray], layout: Layout) -> dict[str, np.ndarray]:
+    """The blend's four signals of every candidate, as grids: the two-tower's dot product (0 for
+    a customer it cannot embed), ln(1 + last week's sales), the repurchase score (recency-weighted
+    count of the customer's own purchases, 0 if none) and the age band's popularity
+    (ln(1 + sales in the band) over the same for the band's best seller among the candidates)."""
+    band = layout.grid(np.nan_to_num(np.asarray(cols["band_score"], np.float64), nan=0.0), 0.0)
+    top = np.maximum(np.log1p(band.max(axis=1, keepdims=True)), 1e-9)
+    return {"dot": layout.grid(np.nan_to_num(np.asarray(cols["tt_dot"], np.float64), nan=0.0), 0.0),
+            "log_pop": layout.grid(np.log1p(np.asarray(cols["sales_7d"], np.float64)), 0.0),
+            "rep": layout.grid(np.nan_to_num(np.asarray(cols["rep_score"], np.float64), nan=0.0), 0.0),
+            "pop": np.log1p(band) / top}
+
+
+def blend(signals: dict[str, np.ndarray], weights: dict[str, float], layout: Layout) -> np.ndarray:
+    """The blend's score grid (-inf in the empty slots)."""
+    score = sum(weights[name] * signals[name] for name in BLEND_SIGNALS)
+    return np.where(layout.ids >= 0, score, -np.inf)
+
+
+class Block:
+    """The candidates of a block of known customers (sorted) with their features."""
+
+    def __init__(self, cols: dict[str, np.ndarray], customers: np.ndarray):
+        self.cols, self.customers = cols, customers
+        self.layout = Layout(cols, customers)
+        self._signals: dict[str, np.ndarray] | None = None
+
+    def signals(self) -> dict[str, np.ndarray]:
+        if self._signals is None:
+            self._signals = blend_signals(self.cols, self.layout)
+        return self._signals
+
+    def slim(self) -> "Block":
+        """The same candidates with only the columns the strategies but the ranker read."""
+        return Block({c: self.cols[c] for c in SLIM_COLUMNS}, self.customers)
+
+    def take(self, rows: np.ndarray) -> "Block":
+        """The candidates of the customers at positions `rows` (sorted) of `customers`."""
+        keep = np.isin(self.layout.row, rows)
+        return Block({c: v[keep] for c, v in self.cols.items()}, self.customers[rows])
+
+    def bands(self) -> np.ndarray:
+        """Each customer's age band (-1: no age, or no candidate at all)."""
+        band = self.layout.grid(np.asarray(self.cols["band"], np.float64), np.nan)[:, 0]
+        return np.where(np.isnan(band), -1, band).astype(np.int64)
+
+
 class Serving:
     """A trained run opened for serving.
 
     Attributes:
-        first_stage: the run's Retriever (connection, indexes, embeddings, popular lists).
+        first_stage: the opened run (`retrieve.Retriever`: connection, indexes, embeddings, the
+            candidate context, best sellers, fill).
         run_dir, manifest, cutoff: the run's folder, manifest and data cut-off.
         default: the strategy used when none is given.
     """
@@ -44,8 +144,9 @@ class Serving:
         self.first_stage = first_stage
         self.run_dir, self.manifest, self.cutoff = first_stage.run_dir, first_stage.manifest, first_stage.cutoff
         self.default = default_strategy(self.run_dir)
+        self.config = first_stage.candidate_config
         self._ranker: ranker.Ranker | None = None
-        self._everyone_loaded = False
+        self._sources: dict[float, TwoTowerSource] = {}
         self._id_text: dict[int, str] | None = None
 
     @classmethod
@@ -55,12 +156,17 @@ class Serving:
         return cls(Retriever.open(ws, allow_stale))
 
     @property
-    def con(self):
+    def con(self) -> duckdb.DuckDBPyConnection:
         return self.first_stage.con
 
     @property
     def article_ids(self) -> np.ndarray:
         return self.first_stage.article_ids
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """The blend's weights and the two-tower's beta (tuned, or the defaults)."""
+        return self.first_stage.weights
 
     def close(self) -> None:
         self.first_stage.con.close()
@@ -86,18 +192,12 @@ class Serving:
             if not ranker.Ranker.exists(self.run_dir):
                 raise HmbatchError(f"model {self.run_dir.name} has no ranker: train with `hmbatch train "
                                    "--ranker lightgbm`, or choose another --strategy")
-            self._ranker = ranker.Ranker(self.first_stage)
+            self._ranker = ranker.Ranker(self.run_dir)
         return self._ranker
 
     def prepare(self, strategy: str | None = None) -> str:
-        """Loads once what `strategy` reads for every customer (the ranker and its context, or
-        the first stage's repurchase lists of all customers), before a whole batch; returns the
-        strategy resolved."""
-        strategy = self.strategy(strategy)
-        if strategy != "ranker":
-            self.first_stage.load_repurchase()
-            self._everyone_loaded = True
-        return strategy
+        """Checks `strategy` and opens what it reads (the ranker) before a batch; returns it."""
+        return self.strategy(strategy)
 
     def customer_index(self, customer_ids: list[str]) -> np.ndarray:
         """customer_idx of each id, -1 for an id not in the database."""
@@ -109,60 +209,116 @@ class Serving:
             self._id_text = {int(a): f"{int(a):010d}" for a in self.article_ids}
         return self._id_text
 
-    def _first_stage_for(self, idx: np.ndarray) -> None:
-        if not self._everyone_loaded:  # these customers' own purchases, read once per call
-            self.first_stage.load_repurchase(idx)
+    def two_tower(self, strategy: str) -> TwoTowerSource | None:
+        """The two-tower source a strategy's candidates come with: the ranker's as it was trained
+        (its beta, or none), the tuned beta for the others."""
+        if strategy == "ranker":
+            rk = self.ranker()
+            if not rk.two_tower:
+                return None
+            beta = rk.beta
+        else:
+            beta = float(self.weights["beta"])
+        if beta not in self._sources:
+            self._sources[beta] = self.first_stage.two_tower(beta)
+        return self._sources[beta]
+
+    def block(self, customer_idx: np.ndarray, strategy: str, con: duckdb.DuckDBPyConnection | None = None) -> Block:
+        """The candidates and features of the known customers among `customer_idx` (on `con`,
+        default the run's connection), as `strategy` sees them."""
+        uniq = np.unique(np.asarray(customer_idx, np.int64))
+        uniq = uniq[uniq >= 0]
+        if len(uniq) == 0:
+            empty = {name: np.zeros(0) for name in ("customer_idx", "article_id", "band")}
+            return Block(empty, uniq)
+        return Block(ranker.features_of(con or self.con, uniq, self.config, self.two_tower(strategy)), uniq)
+
+    def scores(self, block: Block, strategy: str, weights: dict[str, float] | None = None) -> np.ndarray:
+        """The grid of `strategy`'s score of each candidate (-inf or NaN: not ranked by it)."""
+        layout = block.layout
+        if len(block.cols["customer_idx"]) == 0:  # no known customer, or none with a candidate
+            return np.full((len(block.customers), layout.width), -np.inf)
+        if strategy in RANK_COLUMNS:
+            rank = layout.grid(np.asarray(block.cols[RANK_COLUMNS[strategy]], np.float64), np.nan)
+            return -rank
+        if strategy == "blend":
+            return blend(block.signals(), weights or self.weights, layout)
+        if strategy == "ranker":
+            if "ranker_score" not in block.cols:
+                block.cols["ranker_score"] = self.ranker().score(block.cols)
+            return layout.grid(block.cols["ranker_score"], -np.inf)
+        raise HmbatchError(f"unknown strategy {strategy!r}")  # check_strategy keeps this unreached
+
+    def lists(self, customer_idx: np.ndarray, block: Block, score: np.ndarray, k: int) -> np.ndarray:
+        """Each customer's (input order) top-k: the best-scored candidates, then the age band's
+        best sellers, then the fill; a customer not in the database (-1) gets every buyer's."""
+        r = self.first_stage
+        idx = np.asarray(customer_idx, np.int64)
+        ranked = block.layout.top(score, k)
+        known = first_distinct(np.concatenate([ranked, r.pop_lists[block.bands() + 1]], axis=1), k)
+        out = np.empty((len(idx), k), np.int64)
+        inside = idx >= 0
+        out[inside] = known[np.searchsorted(block.customers, idx[inside])] if len(block.customers) else -1
+        out[~inside] = first_distinct(r.pop_lists[:1], k)
+        return r.filled(out)
 
     def recommend(self, customer_idx: np.ndarray, k: int = 12, strategy: str | None = None) -> np.ndarray:
         """The top-k article ids of each customer (rows in input order; -1 = a customer not in the
         database, who gets the cold-start list): k distinct catalogue articles per row."""
         strategy = self.strategy(strategy)
         _check_k(k)
-        idx = np.asarray(customer_idx, np.int64)
-        if strategy == "ranker":
-            return self.ranker().recommend(idx, k)[0]
-        self._first_stage_for(idx)
-        return self.first_stage.recommend(idx, strategy, k)[0]
+        block = self.block(customer_idx, strategy)
+        return self.lists(customer_idx, block, self.scores(block, strategy), k)
 
     def recommend_blocks(self, blocks: Iterable[np.ndarray], k: int = 12,
                          strategy: str | None = None) -> Iterator[np.ndarray]:
-        """`recommend` of each block of customers in turn. The ranker builds the next block's
-        candidates and features in a second thread while it scores this one (both cores busy);
-        close the iterator when stopping early."""
+        """`recommend` of each block of customers in turn, with the next block's candidates and
+        features built in a second thread, on a second DuckDB connection, while this block is
+        scored: DuckDB and LightGBM then keep both cores busy. Close the iterator when stopping
+        early (it waits for the block being built)."""
         strategy = self.strategy(strategy)
         _check_k(k)
-        if strategy == "ranker":
-            return self.ranker().recommend_blocks(blocks, k)
-        return (self.recommend(idx, k, strategy) for idx in blocks)
+        con = self.con.cursor()
+        candidates.attach_context(con, self.run_dir / CONTEXT)
+        try:
+            with on_interrupt(con.interrupt), ThreadPoolExecutor(max_workers=1) as pool:
+                pending: deque = deque()
+                for idx in blocks:
+                    pending.append((idx, pool.submit(self.block, idx, strategy, con)))
+                    if len(pending) == 2:
+                        first, built = pending.popleft()
+                        block = built.result()
+                        yield self.lists(first, block, self.scores(block, strategy), k)
+                while pending:
+                    first, built = pending.popleft()
+                    block = built.result()
+                    yield self.lists(first, block, self.scores(block, strategy), k)
+        finally:
+            con.close()
 
     def explain(self, customer_idx: int, k: int = 12, strategy: str | None = None) -> list[dict]:
-        """One customer's list with each article's score and the sources that proposed it
-        (`query`): [{"article_id", "score" (None for a slot filled from the articles on sale),
-        "sources"}, ...], the same articles as `recommend`."""
+        """One customer's list (`recommend`'s) with each article's score under the strategy and
+        the sources that proposed it (`query`): [{"article_id", "score" (None where the strategy
+        did not score it: the band's best sellers and the fill), "sources"}, ...]."""
         strategy = self.strategy(strategy)
         _check_k(k)
         idx = np.array([customer_idx], np.int64)
-        if strategy == "ranker" and idx[0] >= 0:
-            ids, cols = self.ranker().recommend(idx, k)
-            rows = {a: i for i, a in enumerate(np.asarray(cols["article_id"]).tolist())}
-            out = []
-            for article in ids[0].tolist():
-                row = rows.get(article)
-                out.append({"article_id": article, "score": None, "sources": [FILL]} if row is None else
-                           {"article_id": article, "score": round(float(cols["ranker_score"][row]), 5),
-                            "sources": [name for col, name in SOURCE_RANKS.items() if np.isfinite(cols[col][row])]})
-            return out
-        first = "popular" if strategy == "ranker" else strategy  # the ranker's cold start
-        self._first_stage_for(idx)
-        ids, cand, pos = self.first_stage.recommend(idx, first, k)
-        scores = cand.score(first, self.first_stage.weights)[0, pos[0]]
+        block = self.block(idx, strategy)
+        score = self.scores(block, strategy)
+        ids = self.lists(idx, block, score, k)[0]
+        has_rows = len(block.cols["customer_idx"]) > 0
+        at = {a: i for i, a in enumerate(block.layout.ids[0].tolist()) if a >= 0} if has_rows else {}
+        shown = (block.layout.grid(np.asarray(block.cols[SHOWN_SCORES[strategy]], np.float64), np.nan)
+                 if strategy in SHOWN_SCORES and has_rows else score)
+        rows = {a: i for i, a in enumerate(np.asarray(block.cols["article_id"]).tolist())}
         out = []
-        for article, score, bits, at in zip(ids[0].tolist(), scores.tolist(),
-                                            cand.source[0, pos[0]].tolist(), pos[0].tolist()):
-            filled = at < 0  # past the sources' candidates: from the articles on sale
-            out.append({"article_id": article,
-                        "score": None if filled else round(score - PRIMARY if score > PRIMARY / 2 else score, 5),
-                        "sources": [FILL] if filled else [name for bit, name in SOURCES.items() if bits & bit]})
+        for article in ids.tolist():
+            slot = at.get(article)
+            value = float(shown[0, slot]) if slot is not None and np.isfinite(score[0, slot]) else None
+            sources = ([name for col, name in SOURCE_RANKS.items() if np.isfinite(block.cols[col][rows[article]])]
+                       if slot is not None else [FILL])
+            out.append({"article_id": article, "score": None if value is None or not np.isfinite(value)
+                        else round(value, 5), "sources": sources or [FILL]})
         return out
 
 

@@ -4,14 +4,16 @@ the splitting of SQL files into statements."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import numpy as np
 import pytest
 
 from hmbatch import candidates
-from hmbatch.ranker import top_per_customer
-from hmbatch.retrieve import age_group, first_distinct, top_distinct
-from hmbatch.sqlfiles import parameters, split_statements
+from hmbatch.retrieve import first_distinct, top_distinct
+from hmbatch.serving import Layout
+from hmbatch.sqlfiles import execute_file, parameters, sql_dir, split_statements
 
 
 def test_top_distinct_with_a_fill():
@@ -41,33 +43,36 @@ def test_first_distinct_merges_lists_in_turn():
 
 
 def test_top_per_customer():
-    cols = {"customer_idx": np.array([5, 5, 5, 2, 9, 2]),
-            "article_id": np.array([10, 11, 12, 20, 30, 21]),
-            "ranker_score": np.array([0.1, 0.7, 0.7, -1.0, 0.3, 2.0])}
-    out = top_per_customer(cols, np.array([2, 5, 7, 9]), 2)
-    # customer 5: 11 and 12 tie at 0.7 (smaller id first); 7 has no candidate; 9 has one
-    assert out.tolist() == [[21, 20], [11, 12], [-1, -1], [30, -1]]
+    """The candidate rows grouped by customer in the collector's order, laid out as a grid: each
+    customer's k best finite scores, ties in the collector's order, NaN never ranked."""
+    cols = {"customer_idx": np.array([2, 2, 5, 5, 5, 9, 9]),
+            "article_id": np.array([20, 21, 12, 11, 10, 30, 31])}
+    score = np.array([-1.0, 2.0, 0.7, 0.7, 0.1, 0.3, np.nan])
+    layout = Layout(cols, np.array([2, 5, 7, 9]))
+    out = layout.top(layout.grid(score, np.nan), 2)
+    # customer 5: 12 and 11 tie at 0.7 (12 comes first in the collector's order); 7 has no
+    # candidate; 9 has one with a score
+    assert out.tolist() == [[21, 20], [12, 11], [-1, -1], [30, -1]]
+    assert layout.top(layout.grid(score, np.nan), 4)[1].tolist() == [12, 11, 10, -1]
 
 
 AGES = [None, 10, 15, 24, 25, 34, 35, 44, 45, 54, 55, 99]
 BANDS = [-1, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4]  # under 25, 25-34, 35-44, 45-54, 55 and over
 
 
-def test_age_bands_agree_everywhere():
-    """The age band of Python (`retrieve.age_group`) and of the candidates' SQL (`set_wanted`,
-    the same formula as sql/candidates/00_context.sql and sql/serving/popular.sql)."""
-    ages = np.array([np.nan if a is None else a for a in AGES], dtype=np.float64)
-    assert age_group(ages).tolist() == BANDS
+def test_age_bands_are_written_once():
+    """The age band of every customer (sql/candidates/00_age_bands.sql), known answers by hand, as
+    `set_wanted` gives it; its formula is written in that file only."""
     con = duckdb.connect()
     con.execute("CREATE TABLE customers (customer_idx INTEGER, age INTEGER)")
     con.executemany("INSERT INTO customers VALUES (?, ?)", list(enumerate(AGES)))
+    execute_file(con, "candidates/00_age_bands.sql", {})
     candidates.set_wanted(con, np.arange(len(AGES)))
     rows = con.execute("SELECT customer_idx, band FROM wanted ORDER BY customer_idx").fetchall()
     assert [band for _, band in rows] == BANDS
-    for name in ("candidates/00_context.sql", "serving/popular.sql"):
-        from hmbatch.sqlfiles import read_sql
-        assert "CASE WHEN c.age IS NULL THEN -1 ELSE CAST(least(greatest((c.age - 15) // 10, 0), 4)" in \
-            read_sql(name).replace("(age", "(c.age").replace("WHEN age", "WHEN c.age"), name
+    root = Path(candidates.__file__).resolve().parent
+    texts = {p: p.read_text() for p in [*root.rglob("*.py"), *sql_dir().rglob("*.sql")]}
+    assert [p.name for p, text in texts.items() if "- 15) // 10" in text] == ["00_age_bands.sql"]
 
 
 def test_source_recall_by_hand():

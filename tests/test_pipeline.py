@@ -98,16 +98,16 @@ def test_index_is_exact_twin_of_towers(world):
 
 
 def test_planted_taste_is_recovered(world):
-    from hmbatch.retrieve import Retriever
+    from hmbatch.serving import Serving
     from hmbatch.workspace import Workspace
-    r = Retriever.open(Workspace(world["ws"]))
+    r = Serving.open(Workspace(world["ws"]))
     idx = r.customer_index(world["planted"])
-    lists = r.recommend(idx, "two-tower")[0]
+    lists = r.recommend(idx, 12, "two-tower")
     section = dict(r.con.execute(
         "SELECT a.article_id, c.name FROM articles a JOIN categories c ON c.feature = 'section' "
         "AND c.code = a.section").fetchall())
     share = np.mean([section[a] == world["section"] for a in lists.ravel().tolist()])
-    others = r.recommend(np.arange(200), "two-tower")[0]
+    others = r.recommend(np.arange(200), 12, "two-tower")
     base = np.mean([section[a] == world["section"] for a in others.ravel().tolist()])
     assert share >= 0.6 and share > 3 * base, (share, base)
 
@@ -182,7 +182,7 @@ def _customers(data: Path) -> tuple[str, str]:
 def test_any_k_gives_k_distinct_catalogue_articles(world, strategy):
     """Known, cold and unknown customers, through the API and `query`: k distinct articles of the
     catalogue for every k accepted, also past what the sources propose (the ranker keeps 80
-    candidates, the first stage at most 60)."""
+    candidates per customer, as does every strategy)."""
     import hmbatch
     with open(world["data"] / "articles.csv", newline="") as handle:
         catalogue = {r["article_id"] for r in csv.DictReader(handle)}
@@ -280,10 +280,9 @@ def test_candidate_recall_adds_up_over_chunks(world, monkeypatch):
     chunked = evaluate_mod.evaluate(Workspace(world["ws"]), ("ranker",))["candidate_recall"]
     r = Retriever.open(Workspace(world["ws"]))
     try:
-        rk = Serving(r).ranker()
         truth = evaluate_mod.held_out(r)
         days = r.manifest["config"]["holdout_days"]
-        candidates.generate(r.con, truth.customers, rk.config, rk.two_tower)
+        Serving(r).block(truth.customers, "ranker")  # every buyer's candidates at once
         whole = candidates.source_recall(
             r.con, ranker.purchases_between(r.con, r.cutoff, r.cutoff + dt.timedelta(days=days)))
     finally:
@@ -300,26 +299,23 @@ def test_tuned_figures_are_out_of_sample(world):
     recomputed here from the folds' saved weights), never the in-sample fit."""
     from hmbatch import evaluate as evaluate_mod
     from hmbatch.metrics import map_at_k_matrix
-    from hmbatch.retrieve import Retriever
+    from hmbatch.serving import Serving
     from hmbatch.workspace import Workspace
     out = evaluate_mod.evaluate(Workspace(world["ws"]), ("blend", "two-tower"), do_tune=True)
     folds = out["tuning"]["folds"]
     assert len(folds) == 2 and sum(f["scored_on"] for f in folds) == out["buyers"]
-    r = Retriever.open(Workspace(world["ws"]))
-    try:
-        truth = evaluate_mod.held_out(r)
+    with Serving.open(Workspace(world["ws"])) as s:
+        truth = evaluate_mod.held_out(s.first_stage)
         n = len(truth.customers)
         order = np.random.default_rng(0).permutation(n)
         halves = (np.sort(order[:n // 2]), np.sort(order[n // 2:]))
         blend, tt = np.zeros(n), np.zeros(n)
         for fold, other in zip(folds, (halves[1], halves[0])):
-            r.weights = {**fold["weights"], "beta": fold["beta"]}
-            chunks = evaluate_mod.chunked_candidates(r, truth.customers[other])
+            s.first_stage.weights = {**fold["weights"], "beta": fold["beta"]}
+            customers = truth.customers[other]
             sub = evaluate_mod.subset(truth, other)
-            blend[other] = map_at_k_matrix(evaluate_mod.rank(chunks, "blend", r.weights), sub)
-            tt[other] = map_at_k_matrix(evaluate_mod.rank(chunks, "two-tower", r.weights), sub)
-    finally:
-        r.con.close()
+            blend[other] = map_at_k_matrix(s.recommend(customers, 12, "blend"), sub)
+            tt[other] = map_at_k_matrix(s.recommend(customers, 12, "two-tower"), sub)
     assert out["results"]["blend"]["map@12"] == pytest.approx(blend.mean())
     assert out["results"]["two-tower"]["map@12"] == pytest.approx(tt.mean())
     assert out["tuning"]["map@12_other_half"] == pytest.approx(blend.mean())

@@ -116,9 +116,9 @@ def test_a_failing_statement_names_its_file_and_statement():
     con = duckdb.connect()
     try:
         with pytest.raises(SqlError) as caught:
-            execute_file(con, "serving/popular.sql", {"cutoff": "2020-01-01"})
+            execute_file(con, "serving/fill.sql", {"cutoff": "2020-01-01", "days": 28, "k": 12})
     finally:
         con.close()
     message = str(caught.value)
-    assert message.startswith("sql/serving/popular.sql, statement 1:"), message
+    assert message.startswith("sql/serving/fill.sql, statement 1:"), message
     assert "transactions" in message, message

@@ -2,8 +2,8 @@
 -- from rows dated on or before $cutoff only (point-in-time by construction).
 --   hist(customer_idx, article_id, t_dat, price, channel, age_days): the $history_days days up to $cutoff
 --   art_ctx: per article, sales over 1/7/28 days, the week before, trend, price, days since first sale
---   band_pop(band, article_id, n, rank): last week's sales per buyer age band (-1, for customers
---     without an age: every buyer's)
+--   band_pop(band, article_id, n, rank): last week's sales per buyer age band (cust_band of
+--     00_age_bands.sql; -1, for customers without an age: every buyer's)
 --   pop_list(list, band, article_id, score, rank): the popular sources' lists
 --   pop_wide(band, article_id, ...): per age band, the union of the popular sources' lists with
 --     each one's score and rank (the same for every customer of the band: joined, not grouped)
@@ -11,7 +11,7 @@
 --   cust_ctx / cust_all: per customer activity in the window / up to the cut-off
 --   cust_pt, cust_ig, cust_dep, cust_col, cust_prod: per customer purchases by category / product
 -- Float averages are rounded to 9 decimals: DuckDB adds in parallel, in an order that varies.
--- reads: transactions, articles, customers
+-- reads: transactions, articles, cust_band
 -- writes: hist, art_ctx, band_pop, pop_list, pop_wide, cobuy, cust_ctx, cust_all, cust_pt, cust_ig, cust_dep, cust_col, cust_prod
 -- params: $cobuy_days, $cobuy_k, $cutoff, $history_days, $pop_k, $rising_k
 CREATE OR REPLACE TEMP TABLE hist AS
@@ -47,9 +47,9 @@ SELECT a.article_id, a.product_code, a.product_type, a.product_group, a.colour_g
 FROM articles a LEFT JOIN s USING (article_id) LEFT JOIN f USING (article_id);
 
 CREATE OR REPLACE TEMP TABLE band_pop AS
-WITH week AS (  -- band -1, the customers without an age, gets every buyer's sales (as in Python)
-    SELECT CASE WHEN c.age IS NULL THEN -1 ELSE CAST(least(greatest((c.age - 15) // 10, 0), 4) AS INTEGER) END AS band, h.article_id
-    FROM hist h JOIN customers c USING (customer_idx) WHERE h.age_days < 7 AND c.age IS NOT NULL
+WITH week AS (  -- band -1, the customers without an age, gets every buyer's sales
+    SELECT b.band, h.article_id
+    FROM hist h JOIN cust_band b USING (customer_idx) WHERE h.age_days < 7 AND b.band >= 0
     UNION ALL
     SELECT -1, article_id FROM hist WHERE age_days < 7
 )

@@ -4,7 +4,7 @@
 -- The two-tower's dot product is added in Python from the saved embeddings.
 -- The customers' own features are gathered once per customer first, then joined to each candidate.
 -- reads: cand, wanted, customers, hist, art_ctx, band_pop, cust_ctx, cust_all, cust_pt, cust_ig, cust_dep, cust_col, cust_prod
--- writes: wanted_feat (returns customer_idx, article_id, then cand_rank and every feature as FLOAT)
+-- writes: wanted_feat (returns customer_idx, article_id, then band, cand_rank and every feature as FLOAT)
 -- params: none
 CREATE OR REPLACE TEMP TABLE wanted_feat AS
 SELECT w.customer_idx, w.band, CAST(cu.age AS DOUBLE) AS age, cu.fn, cu.active, cu.club_member_status,
@@ -32,7 +32,7 @@ SELECT customer_idx, article_id,
        coalesce(CAST(COLUMNS(* EXCLUDE (customer_idx, article_id)) AS FLOAT), CAST('NaN' AS FLOAT))
 FROM (
 SELECT
-    c.customer_idx, c.article_id, c.cand_rank,
+    c.customer_idx, c.article_id, w.band, c.cand_rank,
     -- sources: score and rank of each (NULL: not proposed by it)
     c.rep_score, c.rep_rank, c.sp_score, c.sp_rank, c.bt_score, c.bt_rank,
     c.pop_score, c.pop_src_rank, c.band_score, c.band_src_rank, c.rising_score, c.rising_rank,
