@@ -199,6 +199,52 @@ def test_any_k_gives_k_distinct_catalogue_articles(world, strategy):
         assert [i["article_id"] for i in json.loads(result.output)["items"]] == lists[customer]
 
 
+def test_single_source_strategies_rank_the_shared_candidates(world):
+    """`repurchase` and `popular` are orders of the one candidate table (known answers from the
+    CSV): a customer's own articles of the 12-week window by recency-weighted count (each purchase
+    adds exp(-days before the cut-off / 14); ties: the latest bought, then the smaller id), then
+    the age band's best sellers; `popular` is the band's best sellers of the cut-off's week."""
+    import math
+    from hmbatch.serving import Serving
+    from hmbatch.workspace import Workspace
+    with Serving.open(Workspace(world["ws"])) as s:
+        cutoff = s.cutoff
+        ids = dict(s.con.execute("SELECT customer_id, customer_idx FROM customers").fetchall())
+        ages = dict(s.con.execute("SELECT customer_idx, age FROM customers").fetchall())
+        with open(world["data"] / "transactions_train.csv", newline="") as handle:
+            rows = [(dt.date.fromisoformat(t["t_dat"]), ids[t["customer_id"]], int(t["article_id"]))
+                    for t in csv.DictReader(handle)]
+        score, last = {}, {}
+        for day, customer, article in rows:
+            age = (cutoff - day).days
+            if 0 <= age < 84:
+                key = (customer, article)
+                score[key] = score.get(key, 0.0) + math.exp(-age / 14)
+                last[key] = min(last.get(key, 10**6), age)
+        mine: dict[int, list] = {}
+        for (customer, article), value in score.items():
+            mine.setdefault(customer, []).append((-round(value, 9), last[(customer, article)], article))
+        chosen = sorted(c for c, items in mine.items() if 2 <= len(items) <= 6)[:20]
+        assert chosen
+        lists = s.recommend(np.array(chosen), 12, "repurchase")
+        for customer, row in zip(chosen, lists.tolist()):
+            expected = [a for _, _, a in sorted(mine[customer])]
+            assert row[:len(expected)] == expected, customer
+
+        def band(age):
+            return -1 if age is None else min(max((age - 15) // 10, 0), 4)
+        week: dict[int, dict[int, int]] = {}
+        for day, customer, article in rows:
+            if 0 <= (cutoff - day).days < 7:
+                for b in {-1, band(ages[customer])}:
+                    week.setdefault(b, {})[article] = week.setdefault(b, {}).get(article, 0) + 1
+        popular = s.recommend(np.array(chosen), 12, "popular")
+        for customer, row in zip(chosen, popular.tolist()):
+            sales = week[band(ages[customer])]
+            expected = sorted(sales, key=lambda a: (-sales[a], a))[:12]
+            assert row[:len(expected)] == expected, customer
+
+
 def test_lists_are_filled_from_articles_on_sale(world):
     """The fill order holds only articles sold in the 28 days before the cut-off, by last week's
     sales (known answer from the CSV), and every list past its sources takes from it in order."""
