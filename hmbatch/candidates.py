@@ -74,7 +74,11 @@ class CandidateConfig:
 
 
 def prepare(con: duckdb.DuckDBPyConnection, cutoff: dt.date, config: CandidateConfig) -> None:
-    """Builds the cut-off's context tables (temp tables of the connection) from rows <= cutoff."""
+    """Builds the cut-off's context tables (temp tables of the connection) from rows <= cutoff;
+    views of a saved context (`attach_context`) on the connection give way to them."""
+    for table in CONTEXT_TABLES:
+        with contextlib.suppress(duckdb.CatalogException):  # a table of an earlier `prepare`
+            con.execute(f"DROP VIEW IF EXISTS {table}")
     execute_file(con, "candidates/00_age_bands.sql", {})
     execute_file(con, "candidates/00_context.sql", {**config.params(), "cutoff": str(cutoff)})
 

@@ -245,6 +245,21 @@ def test_single_source_strategies_rank_the_shared_candidates(world):
             assert row[:len(expected)] == expected, customer
 
 
+def test_an_opened_run_can_build_and_attach_contexts_again(world):
+    """The saved context an opened run reads (views) and a context built again on the same
+    connection (tables, as the ranker's training and the benchmarks' ablation do) replace each
+    other both ways, and the lists come back the same."""
+    from hmbatch import candidates
+    from hmbatch.serving import Serving
+    from hmbatch.workspace import Workspace
+    with Serving.open(Workspace(world["ws"])) as s:
+        before = s.recommend(np.arange(30), 12, "ranker")
+        candidates.prepare(s.con, s.cutoff, s.config)
+        rebuilt = s.recommend(np.arange(30), 12, "ranker")
+        candidates.attach_context(s.con, s.run_dir / "context")
+        assert s.recommend(np.arange(30), 12, "ranker").tolist() == before.tolist() == rebuilt.tolist()
+
+
 def test_lists_are_filled_from_articles_on_sale(world):
     """The fill order holds only articles sold in the 28 days before the cut-off, by last week's
     sales (known answer from the CSV), and every list past its sources takes from it in order."""
