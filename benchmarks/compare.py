@@ -128,6 +128,7 @@ def ranker_ablation(ws: str) -> dict:
     from hmbatch.evaluate import held_out, ranker_lists
     from hmbatch.metrics import map_at_k_matrix
     from hmbatch.ranker import RankerConfig, train_ranker
+    from hmbatch.candidates import attach_context
     from hmbatch.retrieve import Retriever
     from hmbatch.serving import Serving
     from hmbatch.workspace import Workspace
@@ -147,6 +148,7 @@ def ranker_ablation(ws: str) -> dict:
         trained = train_ranker(copy, r.con, r.cutoff, r.manifest, config,
                                log=lambda *a: print(*a, flush=True))
         train_s = time.perf_counter() - started
+        attach_context(r.con, copy / "context")  # training left its last label week's context
         truth = held_out(r)
         started = time.perf_counter()
         lists = ranker_lists(Serving(r), truth.customers)[0]  # the copy's ranker

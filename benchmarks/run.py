@@ -83,7 +83,8 @@ def second_seed(scale: str, st: dict) -> dict:
 def run(scale: str, future: bool, budget_s: float, previous: dict | None) -> dict:
     work = ROOT / "bench-work" / scale
     data, ws = work / "data", work / "ws"
-    work.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(work, ignore_errors=True)  # an earlier run's workspace would make `train` continue it
+    work.mkdir(parents=True)
     started = time.perf_counter()
     res = {"scale": scale, "machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"), "stages": {},
            "budget_s": budget_s}
