@@ -27,7 +27,7 @@ DEFAULT_WORLDS = {"small": ("0:0,1", "1:0,1,2", "2:0,1"), "medium": ("0:0", "1:0
                   "full": ("1:0",), "tiny": ("0:0", "1:0")}
 
 
-def one_world(scale: str, strength: float, seed: int) -> dict:
+def one_world(scale: str, strength: float, seed: int, train_args: tuple[str, ...] = ()) -> dict:
     """synth, build-db, train, evaluate --tune and the ablation of one world; its figures."""
     work = ROOT / "bench-work" / f"worlds-{scale}-c{strength:g}-s{seed}"
     shutil.rmtree(work, ignore_errors=True)
@@ -36,7 +36,8 @@ def one_world(scale: str, strength: float, seed: int) -> dict:
     st = {"synth": measure(work, "synth", "hmbatch", "synth", str(data), "--scale", scale, "--seed", str(seed),
                            "--collections", str(strength))}
     st["build-db"] = measure(work, "build-db", "hmbatch", "build-db", str(data), "--workspace", str(ws))
-    st["train"] = measure(work, "train", "hmbatch", "train", "--holdout-days", "7", "--workspace", str(ws))
+    st["train"] = measure(work, "train", "hmbatch", "train", "--holdout-days", "7", "--workspace", str(ws),
+                          *train_args)
     st["evaluate --tune"] = measure(work, "evaluate", "hmbatch", "evaluate", "--tune", "--json",
                                     "--workspace", str(ws))
     st["ranker without two-tower"] = measure(work, "ablation", "compare:ranker_ablation", str(ws))
@@ -66,13 +67,18 @@ def main() -> None:
     parser.add_argument("--scale", default="small", choices=("tiny", "small", "medium", "full"))
     parser.add_argument("--worlds", nargs="*", help="STRENGTH:SEED[,SEED...] items (default by scale: "
                         + "; ".join(f"{k} {' '.join(v)}" for k, v in DEFAULT_WORLDS.items()) + ")")
+    parser.add_argument("--train-args", default="", help="more options for every `hmbatch train`, say "
+                        "\"--no-customer-id\" (results then go to worlds-<scale>-<name>.json, see --name)")
+    parser.add_argument("--name", default="", help="suffix of the results file (keeps the default run's)")
     args = parser.parse_args()
     started = time.perf_counter()
-    worlds = [one_world(args.scale, s, seed) for s, seed in parse_worlds(args.worlds or DEFAULT_WORLDS[args.scale])]
+    worlds = [one_world(args.scale, s, seed, tuple(args.train_args.split()))
+              for s, seed in parse_worlds(args.worlds or DEFAULT_WORLDS[args.scale])]
     res = {"scale": args.scale, "machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"),
-           "worlds": worlds, "total_s": round(time.perf_counter() - started, 1)}
+           "worlds": worlds, "total_s": round(time.perf_counter() - started, 1), "train_args": args.train_args}
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"worlds-{args.scale}.json").write_text(json.dumps(res, indent=2))
+    name = f"worlds-{args.scale}-{args.name}" if args.name else f"worlds-{args.scale}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(res, indent=2))
     from render import render
     (ROOT / "BENCHMARKS.md").write_text(render(RESULTS))
     print(f"[bench] worlds at {args.scale} done in {res['total_s']} s; BENCHMARKS.md updated")
