@@ -67,8 +67,8 @@ def main() -> None:
     parser.add_argument("--scale", default="small", choices=("tiny", "small", "medium", "full"))
     parser.add_argument("--worlds", nargs="*", help="STRENGTH:SEED[,SEED...] items (default by scale: "
                         + "; ".join(f"{k} {' '.join(v)}" for k, v in DEFAULT_WORLDS.items()) + ")")
-    parser.add_argument("--train-args", default="", help="more options for every `hmbatch train`, say "
-                        "\"--no-customer-id\" (results then go to worlds-<scale>-<name>.json, see --name)")
+    parser.add_argument("--train-args", default="", help="more options for every `hmbatch train`, with "
+                        "an equals sign: --train-args=--no-customer-id (see --name)")
     parser.add_argument("--name", default="", help="suffix of the results file (keeps the default run's)")
     args = parser.parse_args()
     started = time.perf_counter()
