@@ -260,7 +260,7 @@ class BlockWorker:
         if self.r.run_dir.name != run:
             raise WorkspaceError(f"the current model changed from {run} to {self.r.run_dir.name} while "
                                  "submit was running; run submit again")
-        self.strategy = self.r.prepare(strategy)
+        self.strategy = self.r.strategy(strategy)  # opens the ranker once, before any block
         self.id_text = self.r.article_text()
         self.incarnation = int(ray.get_runtime_context().was_current_actor_reconstructed)
         self.fault = fault == "exit-after-first-block" and rank == 0 and not self.incarnation

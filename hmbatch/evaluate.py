@@ -96,7 +96,7 @@ def subset(truth: Truth, take: np.ndarray) -> Truth:
     return Truth(truth.customers[take], np.sort(keys), truth.counts[take])
 
 
-def tune(s: Serving, block: Block, truth: Truth) -> tuple[dict, float]:
+def tune(block: Block, truth: Truth) -> tuple[dict, float]:
     """Grid search of the blend weights that maximise MAP@12 of the block's candidates (ranked
     alone, before any fill) against `truth`."""
     best, best_map = None, -1.0
@@ -156,7 +156,7 @@ def tune_out_of_sample(s: Serving, truth: Truth) -> tuple[dict, dict[str, np.nda
         beta = best_beta(scores, np.isin(sampled, fit))
         block = block_at(beta)
         fit_rows = fit if len(fit) <= TUNE_SAMPLE // 2 else np.sort(rng.choice(fit, TUNE_SAMPLE // 2, replace=False))
-        weights, _ = tune(s, block.take(fit_rows), subset(truth, fit_rows))
+        weights, _ = tune(block.take(fit_rows), subset(truth, fit_rows))
         scored = block.take(other)
         lists["two-tower"][other] = served_lists(s, scored, "two-tower")
         lists["blend"][other] = served_lists(s, scored, "blend", weights)
@@ -166,7 +166,7 @@ def tune_out_of_sample(s: Serving, truth: Truth) -> tuple[dict, dict[str, np.nda
     beta = best_beta(scores, np.ones(len(sampled), bool))
     block = block_at(beta)
     s.first_stage.weights = {**s.weights, "beta": beta}
-    weights, fitted = tune(s, block.take(sampled), subset(truth, sampled))
+    weights, fitted = tune(block.take(sampled), subset(truth, sampled))
     return ({"weights": weights, "beta": beta, "map@12_fitted": fitted,
              "map@12_other_half": float(map_at_k_matrix(lists["blend"], truth).mean()), "folds": folds,
              "two_tower_map@12_by_beta": {str(b): float(v.mean()) for b, v in scores.items()}}, lists, block)

@@ -195,10 +195,6 @@ class Serving:
             self._ranker = ranker.Ranker(self.run_dir)
         return self._ranker
 
-    def prepare(self, strategy: str | None = None) -> str:
-        """Checks `strategy` and opens what it reads (the ranker) before a batch; returns it."""
-        return self.strategy(strategy)
-
     def customer_index(self, customer_ids: list[str]) -> np.ndarray:
         """customer_idx of each id, -1 for an id not in the database."""
         return self.first_stage.customer_index(customer_ids)
@@ -286,15 +282,16 @@ class Serving:
                 for idx in blocks:
                     pending.append((idx, pool.submit(self.block, idx, strategy, con)))
                     if len(pending) == 2:
-                        first, built = pending.popleft()
-                        block = built.result()
-                        yield self.lists(first, block, self.scores(block, strategy), k)
+                        yield self._scored(*pending.popleft(), strategy, k)
                 while pending:
-                    first, built = pending.popleft()
-                    block = built.result()
-                    yield self.lists(first, block, self.scores(block, strategy), k)
+                    yield self._scored(*pending.popleft(), strategy, k)
         finally:
             con.close()
+
+    def _scored(self, customer_idx: np.ndarray, built, strategy: str, k: int) -> np.ndarray:
+        """`recommend`'s lists of a block whose candidates a worker thread built (`built`: its future)."""
+        block = built.result()
+        return self.lists(customer_idx, block, self.scores(block, strategy), k)
 
     def explain(self, customer_idx: int, k: int = 12, strategy: str | None = None) -> list[dict]:
         """One customer's list (`recommend`'s) with each article's score under the strategy and

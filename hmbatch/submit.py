@@ -52,7 +52,7 @@ def submit(ws: Workspace, out: Path | None = None, strategy: str | None = None, 
     with signals_as_interrupt():
         r = Serving.open(ws, allow_stale)
         try:
-            strategy = r.prepare(strategy)
+            strategy = r.strategy(strategy)
             ids, idx = submission_customers(r)
             out = out or ws.submissions_dir / f"submission-{r.run_dir.name}-{strategy}.csv"
             out.parent.mkdir(parents=True, exist_ok=True)
