@@ -2,7 +2,8 @@
 
 Every source proposes articles for a customer in one shape, (customer_idx, article_id, source,
 score, rank), from rows dated on or before a cut-off only: the same SQL serves a past training week
-and today's batch with another date. The sources (sql/candidates/10_sources.sql, plus FAISS):
+and today's batch with another date. A source is one file, sql/candidates/sources/<name>.sql, and
+one line of SOURCES (its column names in the candidate table, its quota and the name people read):
 
 - repurchase: the customer's own articles of the window, by recency-weighted count;
 - same_product: other colours (articles sharing `product_code`) of the customer's products;
@@ -23,24 +24,83 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import duckdb
 import numpy as np
 
+from hmbatch.errors import HmbatchError
 from hmbatch.index import FaissIndex
 from hmbatch.sqlfiles import execute_file
 
-SOURCES = ("repurchase", "same_product", "bought_together", "popular", "popular_band", "rising",
-           "two_tower", "two_tower_similar")
+
+@dataclass(frozen=True)
+class Source:
+    """One candidate source: sql/candidates/sources/`name`.sql appends at most `quota` rows per
+    customer of temp table wanted to temp table src (or, for a list the same for every customer
+    of an age band, per band to src_band); the collector keeps its best score and rank as the
+    candidate columns `score` and `rank` (also the ranker's features).
+
+    Attributes:
+        two_tower: the source reads the two-tower (skipped, its columns NULL, without one).
+    """
+
+    name: str
+    score: str
+    rank: str
+    quota: int
+    label: str
+    two_tower: bool = False
+
+    @property
+    def file(self) -> str:
+        return f"candidates/sources/{self.name}.sql"
+
+
+# The registry: the order is the candidate table's column order (and the ranker's features').
+SOURCES = (
+    Source("repurchase", "rep_score", "rep_rank", 30, "repurchase"),
+    Source("same_product", "sp_score", "sp_rank", 20, "same product"),
+    Source("bought_together", "bt_score", "bt_rank", 30, "bought together"),
+    Source("popular", "pop_score", "pop_src_rank", 30, "popular"),
+    Source("popular_band", "band_score", "band_src_rank", 30, "popular (age band)"),
+    Source("rising", "rising_score", "rising_rank", 12, "rising"),
+    Source("two_tower", "tt_score", "tt_rank", 30, "two-tower", two_tower=True),
+    Source("two_tower_similar", "ts_score", "ts_rank", 20, "like what you bought lately", two_tower=True),
+)
+SOURCE_BY_NAME = {s.name: s for s in SOURCES}
+# the quotas' names in the manifests of runs written before the registry (one field per source)
+_LEGACY_QUOTAS = {"rep_k": ("repurchase",), "sp_k": ("same_product",), "bt_k": ("bought_together",),
+                  "pop_k": ("popular", "popular_band"), "rising_k": ("rising",), "tt_k": ("two_tower",),
+                  "ts_k": ("two_tower_similar",)}
 # the context tables of sql/candidates/00_context.sql, saved with a run for serving
 DOT_BLOCK = 16384
 HISTORY_SIM_ITEMS = 8  # the latest articles a candidate is compared with (history_sim)
 SIMILAR_PER_ARTICLE = 20  # nearest articles kept per seed article by the two_tower_similar source
-CONTEXT_TABLES = ("cust_band", "hist", "art_ctx", "band_pop", "pop_list", "pop_wide", "cobuy", "cust_ctx", "cust_all",
+CONTEXT_TABLES = ("cust_band", "hist", "art_ctx", "band_pop", "cobuy", "cust_ctx", "cust_all",
                   "cust_pt", "cust_ig", "cust_dep", "cust_col", "cust_prod")
+
+
+def default_quotas() -> tuple[tuple[str, int], ...]:
+    return tuple((s.name, s.quota) for s in SOURCES)
+
+
+def parse_quotas(items: list[str] | None) -> tuple[tuple[str, int], ...]:
+    """`--quota NAME=K` options as (name, k) pairs.
+
+    Raises:
+        HmbatchError: an item is not NAME=K with a known source and a count.
+    """
+    out = []
+    for item in items or []:
+        name, _, count = item.partition("=")
+        if name.strip() not in SOURCE_BY_NAME or not count.strip().isdigit():
+            raise HmbatchError(f"--quota {item!r}: write NAME=K, K a count of candidates and NAME one of "
+                               + ", ".join(SOURCE_BY_NAME))
+        out.append((name.strip(), int(count)))
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -51,7 +111,7 @@ class CandidateConfig:
         n_candidates: the cap per customer after the union (`--candidates`).
         n_inactive: the cap for a customer without a purchase in the window.
         history_days: the window of purchases every source and feature reads.
-        rep_k, sp_k, bt_k, pop_k, rising_k, tt_k, ts_k: each source's quota per customer.
+        quotas: (source, quota per customer) for every source of SOURCES (`--quota NAME=K`).
         cobuy_days: the window of the bought-together pairs.
         cobuy_k: partners kept per article in the bought-together table.
     """
@@ -59,18 +119,40 @@ class CandidateConfig:
     n_candidates: int = 80
     n_inactive: int = 24
     history_days: int = 84
-    rep_k: int = 30
-    sp_k: int = 20
-    bt_k: int = 30
-    pop_k: int = 30
-    rising_k: int = 12
-    tt_k: int = 30
-    ts_k: int = 20
+    quotas: tuple[tuple[str, int], ...] = field(default_factory=default_quotas)
     cobuy_days: int = 28
     cobuy_k: int = 20
 
+    def __post_init__(self) -> None:
+        given = dict((str(n), int(k)) for n, k in self.quotas)  # a manifest gives lists
+        unknown = sorted(set(given) - set(SOURCE_BY_NAME))
+        if unknown:
+            raise HmbatchError(f"unknown candidate source {unknown[0]!r} in the quotas; the sources are "
+                               + ", ".join(SOURCE_BY_NAME))
+        if any(k < 0 for k in given.values()):
+            raise HmbatchError("a source's quota is a count of candidates: 0 or more")
+        object.__setattr__(self, "quotas", tuple((s.name, given.get(s.name, s.quota)) for s in SOURCES))
+
+    def quota(self, source: str) -> int:
+        return dict(self.quotas)[source]
+
     def params(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
+        """The bind parameters of the SQL files (the quotas go to each source as $k)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "quotas"}
+
+    def manifest(self) -> dict[str, object]:
+        return {**self.params(), "quotas": dict(self.quotas)}
+
+    @classmethod
+    def from_manifest(cls, saved: dict[str, object]) -> "CandidateConfig":
+        """The config a run saved (`manifest`), including a run saved before the registry."""
+        saved = dict(saved)
+        quotas = dict(saved.pop("quotas", {}))
+        for old, names in _LEGACY_QUOTAS.items():
+            if old in saved:
+                value = saved.pop(old)
+                quotas.update({n: value for n in names})
+        return cls(**saved, quotas=tuple(quotas.items()))
 
 
 def prepare(con: duckdb.DuckDBPyConnection, cutoff: dt.date, config: CandidateConfig) -> None:
@@ -253,12 +335,24 @@ def generate(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray, config: C
     The context of the cut-off (`prepare` or `attach_context`) must be in place.
     """
     set_wanted(con, customer_idx)
-    hits = two_tower.hits(customer_idx, config.tt_k) if two_tower else _no_hits()
-    _temp_table(con, "tt_hits", hits)
-    _temp_table(con, "tt_sim", two_tower.similar(con, SIMILAR_PER_ARTICLE, config.cobuy_days) if two_tower
-                else _no_similar())
+    if two_tower:
+        _temp_table(con, "tt_hits", two_tower.hits(customer_idx, config.quota("two_tower")))
+        _temp_table(con, "tt_sim", two_tower.similar(con, SIMILAR_PER_ARTICLE, config.cobuy_days))
     execute_file(con, "candidates/10_sources.sql", config.params())
-    execute_file(con, "candidates/20_collect.sql", config.params())
+    params = config.params()
+    for source in SOURCES:
+        if config.quota(source.name) > 0 and (two_tower or not source.two_tower):
+            execute_file(con, source.file, {**params, "k": config.quota(source.name)})
+    _temp_table(con, "quotas", {"source": np.array([n for n, _ in config.quotas], dtype=object),
+                                "quota": np.array([max(k, 1) for _, k in config.quotas], np.float64)})
+    execute_file(con, "candidates/20_collect.sql", params, fill=COLLECT_FILL)
+
+
+SOURCE_COLUMNS = ", ".join(
+    f"max(s.score) FILTER (WHERE s.source = '{s.name}') AS {s.score}, "
+    f"min(s.rank) FILTER (WHERE s.source = '{s.name}') AS {s.rank}" for s in SOURCES)
+MERGED_COLUMNS = ", ".join(f"coalesce(p.{c}, b.{c}) AS {c}" for s in SOURCES for c in (s.score, s.rank))
+COLLECT_FILL = {"source_columns": SOURCE_COLUMNS, "merged_columns": MERGED_COLUMNS}
 
 
 def _temp_table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, np.ndarray]) -> None:
@@ -293,7 +387,10 @@ def source_hits(con: duckdb.DuckDBPyConnection, truth_pairs: dict[str, np.ndarra
     total = con.execute("SELECT count(*) FROM truth").fetchone()[0]
     out = {"n": list(ns), "sources": {}, "purchases": int(total)}
     for source in SOURCES:
-        out["sources"][source] = _hit_curve(con, _source_rows(source), ns)
+        out["sources"][source.name] = _hit_curve(
+            con, f"SELECT customer_idx, article_id, rank FROM src WHERE source = '{source.name}' UNION ALL "
+            f"SELECT w.customer_idx, b.article_id, b.rank FROM src_band b JOIN wanted w ON w.band = b.band "
+            f"WHERE b.source = '{source.name}'", ns)
     out["sources"]["union"] = _hit_curve(con, "SELECT customer_idx, article_id, cand_rank AS rank FROM cand", ns)
     return out
 
@@ -309,18 +406,6 @@ def recall_of(hits: dict) -> dict:
     total = max(hits["purchases"], 1)
     return {"n": hits["n"], "purchases": hits["purchases"],
             "sources": {s: [float(h / total) for h in v] for s, v in hits["sources"].items()}}
-
-
-POPULAR_RANKS = {"popular": "pop_src_rank", "popular_band": "band_src_rank", "rising": "rising_rank"}
-
-
-def _source_rows(source: str) -> str:
-    """SQL of one source's (customer_idx, article_id, rank) for the customers in wanted."""
-    if source in POPULAR_RANKS:
-        rank = POPULAR_RANKS[source]
-        return (f"SELECT w.customer_idx, p.article_id, p.{rank} AS rank FROM wanted w "
-                f"JOIN pop_wide p ON p.band = w.band WHERE p.{rank} IS NOT NULL")
-    return f"SELECT customer_idx, article_id, rank FROM src WHERE source = '{source}'"
 
 
 def _hit_curve(con, rows_sql: str, ns: tuple[int, ...]) -> list[int]:

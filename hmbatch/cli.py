@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from hmbatch.candidates import SOURCES, parse_quotas
 from hmbatch.errors import HmbatchError, Interrupted
 from hmbatch.ranker import RankerConfig
 from hmbatch.train import TrainConfig
@@ -109,10 +110,14 @@ def train(holdout_days: int = typer.Option(TD.holdout_days, min=0, help="Days at
                                                      help=f"Label weeks the ranker trains on (default {RD.weeks})."),
           ranker_two_tower: Optional[bool] = typer.Option(None, "--ranker-two-tower/--no-ranker-two-tower",
                                                           help="Two-tower candidates and features in the ranker."),
+          quota: Optional[list[str]] = typer.Option(None, "--quota", help="NAME=K: candidates per customer from "
+                                                    "source NAME (repeatable; 0 turns it off; default: "
+                                                    + ", ".join(f"{s.name}={s.quota}" for s in SOURCES) + ")."),
           workspace: Optional[Path] = WorkspaceOpt) -> None:
     """Train the two-tower model, then the ranker; export the FAISS index, embeddings and ranker."""
     import json
     from hmbatch import output, ranker as ranker_mod, train as train_mod
+    quotas = parse_quotas(quota) or None
     config = train_mod.TrainConfig(holdout_days=holdout_days, weeks=weeks, epochs=epochs, dim=dim,
                                    batch_size=batch_size, learning_rate=learning_rate,
                                    temperature=temperature, use_customer_id=customer_id,
@@ -120,7 +125,7 @@ def train(holdout_days: int = typer.Option(TD.holdout_days, min=0, help="Days at
     with output.TrainProgress() as progress:
         run_dir = ranker_mod.train_run(Workspace.resolve(workspace), config, ranker, warm_start, progress,
                                        output.console.print, n_candidates=candidates, weeks=ranker_weeks,
-                                       two_tower=ranker_two_tower, seed=seed)
+                                       two_tower=ranker_two_tower, seed=seed, quotas=quotas)
     output.train_summary(run_dir, json.loads((run_dir / "manifest.json").read_text()))
 
 

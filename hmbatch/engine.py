@@ -1,11 +1,11 @@
 """Where `submit` computes its lists: in this process (`local`) or on Ray actors (`ray`).
 
-The Ray engine shards the customers into the same blocks as the local loop (`submit.CHUNK`, in
+The Ray engine shards the customers into blocks like the local loop's (`submit.CHUNK`, in
 sample_submission order) and hands them to one actor per worker. Each actor opens the run's
 artifacts read-only once (`serving.Serving.open`: database, FAISS index, embeddings, ranker)
 from the workspace path, which every node must be able to read, and turns a block into its CSV
-lines with `Serving.recommend`, the function behind the local loop: the same inputs in the same
-blocks, so the file is byte-identical. The driver writes the blocks in order with
+lines with `Serving.recommend`, the function behind the local loop: a customer's list does not
+depend on the block it is served in, so the file is byte-identical. The driver writes the blocks in order with
 `submit.write_submission` (temporary file, renamed at the end).
 
 Plain actors with a small task queue rather than Ray Data: the blocks must come back in file
@@ -37,7 +37,7 @@ FAULT_ENV = "HMBATCH_RAY_FAULT"  # test only: "exit-after-first-block" kills act
 
 
 def submit(ws: Workspace, out: Path | None = None, strategy: str | None = None, allow_stale: bool = False,
-           progress=None, engine: str = "local", workers: int | None = None) -> dict:
+           progress=None, engine: str = "local", workers: int | None = None, block: int | None = None) -> dict:
     """Writes the submission with the chosen engine; the file is the same with either.
 
     Args:
@@ -49,6 +49,8 @@ def submit(ws: Workspace, out: Path | None = None, strategy: str | None = None, 
         engine: `local` (this process) or `ray` (the cluster named by $RAY_ADDRESS, else a local
             one started for this run).
         workers: Ray actors (default: this machine's cores, or the cluster's CPUs).
+        block: customers per Ray block (default submit.CHUNK, the local loop's; the file is the
+            same with any).
 
     Returns:
         submit.submit's figures, plus `engine` and, with `ray`, a `ray` dict of timings.
@@ -59,7 +61,9 @@ def submit(ws: Workspace, out: Path | None = None, strategy: str | None = None, 
         raise HmbatchError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if workers is not None and workers < 1:
         raise HmbatchError(f"--workers must be at least 1, not {workers}")
-    return submit_ray(ws, out, strategy, allow_stale, progress, workers)
+    if block is not None and block < 1:
+        raise HmbatchError(f"a block holds at least 1 customer, not {block}")
+    return submit_ray(ws, out, strategy, allow_stale, progress, workers, block or submit_mod.CHUNK)
 
 
 def import_ray():
@@ -72,7 +76,7 @@ def import_ray():
 
 
 def submit_ray(ws: Workspace, out: Path | None, strategy: str, allow_stale: bool, progress,
-               workers: int | None) -> dict:
+               workers: int | None, block: int = submit_mod.CHUNK) -> dict:
     """`submit` on Ray actors; see the module's docstring."""
     if strategy:
         check_strategy(strategy)
@@ -92,7 +96,7 @@ def submit_ray(ws: Workspace, out: Path | None, strategy: str, allow_stale: bool
             with signals_as_interrupt():  # again: ray.init replaces our SIGTERM handler
                 timings["init_s"] = time.perf_counter() - mark
                 n = workers or cluster_cpus(ray)
-                stats = run_actors(ray, ws, run, strategy, allow_stale, ids, idx, out, progress, n)
+                stats = run_actors(ray, ws, run, strategy, allow_stale, ids, idx, out, progress, n, block)
         finally:
             if ray.is_initialized():
                 ray.shutdown()  # stops the processes of a cluster we started; else disconnects
@@ -150,7 +154,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def run_actors(ray, ws: Workspace, run: str, strategy: str, allow_stale: bool, ids, idx, out: Path,
-               progress, n: int) -> dict:
+               progress, n: int, block: int = submit_mod.CHUNK) -> dict:
     """Starts `n` actors, streams the blocks through them into `out`, and returns their figures."""
     remote = ray.remote(num_cpus=1, max_restarts=RETRIES, max_task_retries=RETRIES)(BlockWorker)
     fault = os.environ.get(FAULT_ENV, "")
@@ -159,7 +163,7 @@ def run_actors(ray, ws: Workspace, run: str, strategy: str, allow_stale: bool, i
     loads = gather(ray, [a.ready.remote() for a in actors])
     load_s = time.perf_counter() - mark
     mark = time.perf_counter()
-    feed = BlockFeed(ray, actors, ids, idx)
+    feed = BlockFeed(ray, actors, ids, idx, block)
     submit_mod.write_submission(out, feed, len(idx), progress)
     run_s = time.perf_counter() - mark
     finals = gather(ray, [a.stats.remote() for a in actors])
@@ -200,9 +204,9 @@ class BlockFeed:
     WINDOW blocks per actor ahead of it.
     """
 
-    def __init__(self, ray, actors: list, ids: list[str], idx):
-        self.ray, self.actors, self.ids, self.idx = ray, actors, ids, idx
-        self.starts = list(range(0, len(idx), submit_mod.CHUNK))
+    def __init__(self, ray, actors: list, ids: list[str], idx, block: int = submit_mod.CHUNK):
+        self.ray, self.actors, self.ids, self.idx, self.block = ray, actors, ids, idx, block
+        self.starts = list(range(0, len(idx), block))
         self.blocks, self.wait_s = len(self.starts), 0.0
         self.pending: dict = {}          # ref -> (block number, actor position)
         self.load = [0] * len(actors)
@@ -214,7 +218,7 @@ class BlockFeed:
         for pos, actor in enumerate(self.actors):
             while self.load[pos] < DEPTH and self.next_send < min(self.blocks, limit):
                 start = self.starts[self.next_send]
-                stop = start + submit_mod.CHUNK
+                stop = start + self.block
                 ref = actor.lines.remote(self.ids[start:stop], self.idx[start:stop])
                 self.pending[ref] = (self.next_send, pos)
                 self.load[pos] += 1
@@ -235,7 +239,7 @@ class BlockFeed:
             if self.next_write in self.done:
                 lines = self.done.pop(self.next_write)
                 self.next_write += 1
-                yield min(self.next_write * submit_mod.CHUNK, len(self.idx)), lines
+                yield min(self.next_write * self.block, len(self.idx)), lines
             else:
                 self._receive()
 

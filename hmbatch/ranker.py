@@ -38,7 +38,9 @@ from hmbatch.workspace import pause_point
 
 FEATURE_SQL = "ranking/features.sql"
 ID_COLUMNS = ("customer_idx", "article_id", "band")  # not features: who and what (band: the age band)
-TT_FEATURES = ("tt_score", "tt_rank", "ts_score", "ts_rank", "tt_dot", "tt_history_sim")
+# the two-tower's features: its sources' columns and the two computed in Python (features_of)
+TT_FEATURES = tuple(c for s in candidates.SOURCES if s.two_tower for c in (s.score, s.rank)) + (
+    "tt_dot", "tt_history_sim")
 TT_BETA = 1.0  # the two-tower source's popularity weight, the same in the label weeks and at serving
 CHUNK = 20000
 SETS, SET_FILES = "sets", ("features", "labels", "groups")
@@ -59,6 +61,8 @@ class RankerConfig:
         negatives_per_group: candidates not bought kept per customer-week (sampled) for the fit.
         two_tower: use the two-tower as a source and a feature.
         seed: random seed of the sampling and of LightGBM.
+        quotas: (source, candidates per customer) of the sources given other quotas than their
+            defaults (`--quota NAME=K`); held as the full list of candidates.SOURCES.
     """
 
     weeks: int = 4
@@ -73,9 +77,13 @@ class RankerConfig:
     negatives_per_group: int = 40
     two_tower: bool = True
     seed: int = 0
+    quotas: tuple[tuple[str, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "quotas", CandidateConfig(quotas=tuple(self.quotas)).quotas)
 
     def candidates(self) -> CandidateConfig:
-        return CandidateConfig(n_candidates=self.n_candidates, n_inactive=self.n_inactive)
+        return CandidateConfig(n_candidates=self.n_candidates, n_inactive=self.n_inactive, quotas=self.quotas)
 
 
 def _fetch(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
@@ -312,7 +320,7 @@ def train_ranker(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date,
     feature_s = time.perf_counter() - started
     booster, figures = fit(sets, names, config, log)
     booster.save_model(str(folder / "model.txt"))
-    info = {"config": dataclasses.asdict(config), "candidates": config.candidates().params(),
+    info = {"config": dataclasses.asdict(config), "candidates": config.candidates().manifest(),
             "features": names, "feature_importance": importance(booster, names),
             "label_weeks": [str(w) for w in label_cutoffs],
             "reused_weeks": [str(w) for w in label_cutoffs if w in reuse],
@@ -346,8 +354,9 @@ def reusable_sets(run_dir: Path, config: RankerConfig, weeks: list[dt.date]) -> 
         info = json.loads((run_dir / "ranker" / "ranker.json").read_text())
     except (OSError, ValueError):
         return {}
+    now = json.loads(json.dumps(dataclasses.asdict(config)))  # as the manifest writes it
     same = {k: v for k, v in info.get("config", {}).items() if k != "weeks"} == \
-        {k: v for k, v in dataclasses.asdict(config).items() if k != "weeks"}
+        {k: v for k, v in now.items() if k != "weeks"}
     if not same:
         return {}
     out: dict = {"features": info["features"]}
@@ -395,7 +404,7 @@ def context_step(config: CandidateConfig):
              snapshots: dict, warm_from: Path | None = None):
         candidates.prepare(con, cutoff, config)
         candidates.save_context(con, tmp_dir / CONTEXT)
-        return "candidates", config.params()
+        return "candidates", config.manifest()
 
     return step
 
@@ -419,10 +428,11 @@ def train_run(ws, config, ranker: str = "lightgbm", warm: bool | None = None, pr
     from hmbatch import train as train_mod
     if ranker not in ("lightgbm", "none"):
         raise HmbatchError(f"unknown --ranker {ranker!r}: choose lightgbm or none")
-    steps, snapshot_weeks = [context_step(CandidateConfig())], 0
+    # the candidates' options (--candidates, --quota) hold for every strategy, with a ranker or not
+    ranker_config = resolve_config(ws, config.holdout_days, **ranker_options)
+    steps, snapshot_weeks = [context_step(ranker_config.candidates())], 0
     if ranker == "lightgbm":
-        ranker_config = resolve_config(ws, config.holdout_days, **ranker_options)
-        steps = [context_step(ranker_config.candidates()), training_step(ranker_config, log)]
+        steps.append(training_step(ranker_config, log))
         snapshot_weeks = ranker_config.weeks if ranker_config.two_tower else 0
     return train_mod.train(ws, config, progress, log, steps, snapshot_weeks, warm)
 

@@ -76,7 +76,7 @@ class Retriever:
         if "candidates" not in manifest or not (run_dir / CONTEXT).exists():
             raise HmbatchError(f"model {run_dir.name} has no saved candidate context (an earlier "
                                "hmbatch trained it): run `hmbatch train` again")
-        self.candidate_config = CandidateConfig(**manifest["candidates"])
+        self.candidate_config = CandidateConfig.from_manifest(manifest["candidates"])
         candidates.attach_context(con, run_dir / CONTEXT)
         self._load_popular()
 

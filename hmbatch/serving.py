@@ -14,7 +14,8 @@ one block:
 A customer's list is the k best-scored candidates (ties: the collector's order), then the
 customer's age band's best sellers of last week, then the articles on sale (the fill): k
 distinct catalogue articles. A customer not in the database gets every buyer's best sellers,
-then the fill. Adding a strategy is one entry of `RANK_COLUMNS` or one branch of `scores`.
+then the fill. A single source of candidates.SOURCES becomes a strategy with one entry of
+`SINGLE_SOURCES`; any other strategy is one branch of `scores`.
 """
 
 from __future__ import annotations
@@ -34,14 +35,13 @@ from hmbatch.retrieve import CONTEXT, MAX_K, Retriever, check_strategy, first_di
 from hmbatch.workspace import on_interrupt
 
 # a single source's strategy ranks by the source's own rank (1 = best)
-RANK_COLUMNS = {"two-tower": "tt_rank", "repurchase": "rep_rank", "popular": "band_src_rank"}
+SINGLE_SOURCES = {"two-tower": "two_tower", "repurchase": "repurchase", "popular": "popular_band"}
+RANK_COLUMNS = {k: candidates.SOURCE_BY_NAME[v].rank for k, v in SINGLE_SOURCES.items()}
 # the score `query` shows for a single source's strategy
-SHOWN_SCORES = {"two-tower": "tt_score", "repurchase": "rep_score", "popular": "band_score"}
+SHOWN_SCORES = {k: candidates.SOURCE_BY_NAME[v].score for k, v in SINGLE_SOURCES.items()}
 BLEND_SIGNALS = ("dot", "log_pop", "rep", "pop")
 # the candidate columns that say a source proposed the article
-SOURCE_RANKS = {"rep_rank": "repurchase", "sp_rank": "same product", "bt_rank": "bought together",
-                "pop_src_rank": "popular", "band_src_rank": "popular (age band)", "rising_rank": "rising",
-                "tt_rank": "two-tower", "ts_rank": "like what you bought lately"}
+SOURCE_RANKS = {s.rank: s.label for s in candidates.SOURCES}
 FILL = "popular (fill)"
 SLIM_COLUMNS = ("customer_idx", "article_id", "band", "tt_rank", "rep_rank", "band_src_rank", "tt_score",
                 "tt_dot", "sales_7d", "rep_score", "band_score")

@@ -50,9 +50,16 @@ def parameters(sql: str) -> set[str]:
     return set(re.findall(r"\$(\w+)", sql))
 
 
-def execute_file(con: duckdb.DuckDBPyConnection, name: str,
-                 params: dict[str, object]) -> duckdb.DuckDBPyConnection:
-    """Runs sql/`name` statement by statement with its bind parameters.
+def fill_markers(sql: str) -> set[str]:
+    """The names of the `{{name}}` markers in `sql`: SQL text filled in before binding (a column
+    list from a registry), where a bind parameter cannot go."""
+    return set(re.findall(r"\{\{(\w+)\}\}", sql))
+
+
+def execute_file(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, object],
+                 fill: dict[str, str] | None = None) -> duckdb.DuckDBPyConnection:
+    """Runs sql/`name` statement by statement with its bind parameters, after replacing each
+    `{{marker}}` of the file by fill[marker].
 
     Returns:
         The connection, holding the last statement's result (for `.fetchnumpy()`).
@@ -61,7 +68,12 @@ def execute_file(con: duckdb.DuckDBPyConnection, name: str,
         SqlError: a statement failed; the message names the file, the statement and DuckDB's
             cause (an interruption is raised as it is).
     """
-    for number, statement in enumerate(split_statements(read_sql(name)), start=1):
+    text = read_sql(name)
+    for marker in fill_markers(text):
+        if marker not in (fill or {}):
+            raise SqlError(f"sql/{name}: nothing given to fill {{{{{marker}}}}}")
+        text = text.replace("{{" + marker + "}}", fill[marker])
+    for number, statement in enumerate(split_statements(text), start=1):
         try:
             con.execute(statement, {k: params[k] for k in parameters(statement)})
         except duckdb.InterruptException:

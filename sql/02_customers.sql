@@ -3,7 +3,7 @@
 -- club_member_status and fashion_news_frequency are inserted into step 1's categories.
 -- FN and Active are '1.0' or empty; 'NONE' and 'None' are kept as the distinct values they are.
 -- reads: input_customers, categories
--- writes: raw_customers, customers
+-- writes: raw_customers, customers, categories
 -- params: none
 CREATE TEMP TABLE raw_customers AS
 SELECT * FROM input_customers;

@@ -74,3 +74,35 @@ def real_dir(tmp_path: Path) -> tuple[Path, dict[str, int]]:
 def workspace(tmp_path: Path) -> Path:
     """An empty workspace path with a space and a non-ASCII character in it."""
     return tmp_path / "wörk space"
+
+
+UNKNOWN_CUSTOMER = "f" * 64  # in the shared world's sample_submission.csv, not in its customers.csv
+
+
+@pytest.fixture(scope="session")
+def trained_world(tmp_path_factory) -> dict[str, Path]:
+    """One tiny world (seed 3, with a customer in sample_submission.csv the database does not
+    know), its database and one trained run (two-tower and ranker), made once for the session.
+    Read it as it is, or copy it (`copy_world`) before changing anything."""
+    from typer.testing import CliRunner
+    from hmbatch.cli import app
+    root = tmp_path_factory.mktemp("shared world")
+    data, ws = root / "data", root / "ws"
+    runner = CliRunner()
+    for args in (["synth", data, "--scale", "tiny", "--seed", "3"], None, ["build-db", data, "--workspace", ws],
+                 ["train", "--workspace", ws, "--epochs", "2", "--weeks", "2", "--dim", "16", "--batch-size", "256"]):
+        if args is None:
+            with open(data / "sample_submission.csv", "a") as handle:
+                handle.write(f"{UNKNOWN_CUSTOMER},0108775015\n")
+            continue
+        result = runner.invoke(app, [str(a) for a in args])
+        assert result.exit_code == 0, result.output
+    return {"data": data, "ws": ws}
+
+
+def copy_world(world: dict[str, Path], root: Path, data: str = "data", ws: str = "ws") -> dict[str, Path]:
+    """A copy of the shared world's data folder and workspace under `root`, named `data` and `ws`."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(world["data"], root / data)
+    shutil.copytree(world["ws"], root / ws)
+    return {"data": root / data, "ws": root / ws}

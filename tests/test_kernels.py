@@ -4,6 +4,7 @@ the splitting of SQL files into statements."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from hmbatch import candidates
+from hmbatch.errors import HmbatchError
 from hmbatch.retrieve import first_distinct, top_distinct
 from hmbatch.serving import Layout
 from hmbatch.sqlfiles import execute_file, parameters, sql_dir, split_statements
@@ -84,9 +86,9 @@ def test_source_recall_by_hand():
         (1, 100, 'repurchase', 1.0, 1), (1, 101, 'repurchase', 0.5, 15), (2, 200, 'repurchase', 0.1, 30),
         (2, 200, 'two_tower', 0.9, 5), (2, 201, 'two_tower', 0.8, 1))
         t(customer_idx, article_id, source, score, rank)""")
-    con.execute("""CREATE TEMP TABLE pop_wide AS SELECT * FROM (VALUES
-        (0, 101, 3, NULL, NULL), (1, 300, NULL, 12, 2), (1, 101, 1, NULL, NULL))
-        t(band, article_id, pop_src_rank, band_src_rank, rising_rank)""")
+    con.execute("""CREATE TEMP TABLE src_band AS SELECT * FROM (VALUES
+        (0, 101, 'popular', 9.0, 3), (1, 101, 'popular', 20.0, 1), (1, 300, 'popular_band', 4.0, 12),
+        (1, 300, 'rising', 2.5, 2)) t(band, article_id, source, score, rank)""")
     con.execute("""CREATE TEMP TABLE cand AS SELECT * FROM (VALUES (1, 100, 1), (1, 101, 2), (2, 200, 25),
         (3, 300, 11)) t(customer_idx, article_id, cand_rank)""")
     truth = {"customer_idx": np.array([1, 1, 2, 3, 4]), "article_id": np.array([100, 101, 200, 300, 999])}
@@ -99,6 +101,61 @@ def test_source_recall_by_hand():
     assert recall["sources"]["union"] == [0.5, 0.75, 1.0] and recall["sources"]["repurchase"] == [0.25, 0.5, 0.75]
     both = candidates.added_hits([hits, hits])
     assert both["purchases"] == 8 and both["sources"]["union"] == [4, 6, 8]
+
+
+def test_collector_by_hand():
+    """sql/candidates/20_collect.sql on a three-customer table: each candidate's best rank over
+    its sources divided by the source's quota orders the list (ties: more sources, then the lower
+    id), per-customer (src) and per-age-band (src_band) proposals alike; the cap is 3 for
+    customers with a purchase in the window (1, 2), 2 for the others (3)."""
+    con = duckdb.connect()
+    con.execute("CREATE TEMP TABLE cust_ctx AS SELECT * FROM (VALUES (1), (2)) t(customer_idx)")
+    con.execute("CREATE TEMP TABLE wanted AS SELECT * FROM (VALUES (1, 0), (2, 1), (3, 2)) t(customer_idx, band)")
+    con.execute("""CREATE TEMP TABLE src AS SELECT * FROM (VALUES
+        (1, 10, 'repurchase', 3.0, 1), (1, 11, 'repurchase', 2.0, 2), (1, 12, 'repurchase', 1.0, 3),
+        (1, 20, 'two_tower', 0.9, 1), (1, 11, 'two_tower', 0.8, 2), (2, 32, 'two_tower', 0.7, 1))
+        t(customer_idx, article_id, source, score, rank)""")
+    con.execute("""CREATE TEMP TABLE src_band AS SELECT * FROM (VALUES
+        (1, 30, 'popular', 50.0, 2), (1, 31, 'popular', 40.0, 4), (1, 30, 'rising', 1.5, 1),
+        (2, 40, 'popular', 50.0, 1), (2, 41, 'popular', 40.0, 2), (2, 42, 'popular', 30.0, 3))
+        t(band, article_id, source, score, rank)""")
+    quotas = (("repurchase", 3), ("two_tower", 2), ("popular", 4), ("rising", 1))
+    config = candidates.CandidateConfig(n_candidates=3, n_inactive=2, quotas=quotas)
+    con.execute("CREATE TEMP TABLE quotas AS SELECT * FROM (VALUES " + ", ".join(
+        f"('{n}', {max(k, 1)}.0)" for n, k in config.quotas) + ") t(source, quota)")
+    execute_file(con, "candidates/20_collect.sql", config.params(), fill=candidates.COLLECT_FILL)
+    rows = con.execute("SELECT customer_idx, article_id, cand_rank, n_sources FROM cand ORDER BY ALL").fetchall()
+    # customer 1: 10 (1/3), 20 (1/2), 11 (min(2/3, 2/2) = 2/3, two sources); 12 (3/3) is cut
+    # customer 2: 30 (min(2/4, 1/1) = 1/2, two sources) before 32 (1/2, one), then 31 (4/4)
+    # customer 3, no purchase in the window: 2 candidates
+    assert rows == [(1, 10, 1, 1), (1, 11, 3, 2), (1, 20, 2, 1), (2, 30, 1, 2), (2, 31, 3, 1), (2, 32, 2, 1),
+                    (3, 40, 1, 1), (3, 41, 2, 1)]
+    wide = con.execute("SELECT rep_score, rep_rank, tt_rank, pop_src_rank, rising_rank FROM cand "
+                       "WHERE customer_idx = 1 AND article_id = 11").fetchone()
+    assert wide == (2.0, 2, 2, None, None)
+    assert con.execute("SELECT rising_score FROM cand WHERE article_id = 30").fetchone() == (1.5,)
+
+
+def test_the_registry_is_the_sources_folder():
+    """Adding a source is one file of sql/candidates/sources/ and one line of candidates.SOURCES:
+    every file has its line and every line its file; each file appends rows labelled with its own
+    name; column names are distinct; a quota can be set by name and a wrong one is a clear error."""
+    folder = sql_dir() / "candidates" / "sources"
+    assert sorted(p.stem for p in folder.glob("*.sql")) == sorted(s.name for s in candidates.SOURCES)
+    for source in candidates.SOURCES:
+        text = (folder / f"{source.name}.sql").read_text()
+        assert re.search(r"INSERT INTO src(_band)?\n", text) and f"'{source.name}'" in text, source.name
+    columns = [c for s in candidates.SOURCES for c in (s.score, s.rank)]
+    assert len(set(columns)) == len(columns)
+    config = candidates.CandidateConfig(quotas=candidates.parse_quotas(["repurchase=5", "rising=0"]))
+    assert config.quota("repurchase") == 5 and config.quota("rising") == 0 and config.quota("popular") == 30
+    with pytest.raises(HmbatchError, match="--quota 'nope=3': write NAME=K"):
+        candidates.parse_quotas(["nope=3"])
+    # a run saved before the registry (one quota field per source) opens with its quotas
+    old = candidates.CandidateConfig.from_manifest({"n_candidates": 60, "n_inactive": 24, "history_days": 84,
+                                                    "rep_k": 7, "pop_k": 9, "cobuy_days": 28, "cobuy_k": 20})
+    assert old.quota("repurchase") == 7 and old.quota("popular_band") == 9 and old.n_candidates == 60
+    assert candidates.CandidateConfig.from_manifest(config.manifest()) == config
 
 
 def test_statement_splitting():

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import copy_world
 from hmbatch import engine
 from hmbatch.cli import app
 from hmbatch.workspace import Workspace
@@ -54,14 +55,11 @@ def run(*args, env=ENV, timeout=300) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(trained_world, tmp_path_factory):
+    """A copy of the shared tiny world, its workspace path with a space and a non-ASCII letter."""
     root = tmp_path_factory.mktemp("ray world")
-    data, ws = root / "data", root / "wörk space"
-    for args in (("synth", data, "--scale", "small", "--seed", "3"), ("build-db", data, "-w", ws),
-                 ("train", "-w", ws, "--epochs", "1", "--weeks", "2", "--dim", "16")):
-        proc = run(*args)
-        assert proc.returncode == 0, proc.stderr + proc.stdout
-    return {"data": data, "ws": Workspace(ws), "root": root}
+    copied = copy_world(trained_world, root, "data", "wörk space")
+    return {"data": copied["data"], "ws": Workspace(copied["ws"]), "root": root}
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +78,8 @@ def cluster():
 # Every strategy is one scorer behind the same `Serving.recommend`, so the ranker (its own thread
 # of candidates) and one other strategy cover the engine's paths.
 ENGINE_STRATEGIES = ("ranker", "blend")
+# the tiny world's 1,000 customers in 4 Ray blocks; the local file is written in one
+BLOCK = 300
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def local_files(world):
 
 def ray_submit(world, cluster, monkeypatch, strategy: str, out: Path) -> dict:
     monkeypatch.setenv("RAY_ADDRESS", cluster)
-    return engine.submit(world["ws"], out, strategy, engine="ray", workers=2)
+    return engine.submit(world["ws"], out, strategy, engine="ray", workers=2, block=BLOCK)
 
 
 @pytest.mark.parametrize("strategy", ENGINE_STRATEGIES)
@@ -102,7 +102,7 @@ def test_ray_file_is_byte_identical(world, cluster, local_files, monkeypatch, tm
     out = tmp_path / "ray.csv"
     blocks = []
     monkeypatch.setenv("RAY_ADDRESS", cluster)
-    result = engine.submit(world["ws"], out, strategy, engine="ray", workers=2,
+    result = engine.submit(world["ws"], out, strategy, engine="ray", workers=2, block=BLOCK,
                            progress=lambda done, total: blocks.append((done, total)))
     assert out.read_bytes() == local_files[strategy].read_bytes()
     assert result["engine"] == "ray" and result["ray"]["workers"] == 2 and not result["ray"]["started_cluster"]

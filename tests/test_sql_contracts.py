@@ -2,7 +2,7 @@
 keep it:
 
     -- reads: name, name, ...     tables, temp tables and views it reads (`none` if none)
-    -- writes: name, name, ...    what it creates or replaces (`none` if nothing); a file whose last
+    -- writes: name, name, ...    what it creates, replaces or appends to (`none` if nothing); a file whose last
                                  statement is a query ends the line with `(returns ...columns...)`
     -- params: $name, $name, ...  its `$name` bind parameters, sorted (`none` if none)
 
@@ -27,6 +27,7 @@ KEYS = ("reads", "writes", "params")
 CONTRACT_LINE = re.compile(r"^-- (reads|writes|params): (\S.*?)\s*$")
 CREATE = re.compile(r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:TEMP(?:ORARY)?\s+)?(?:TABLE|VIEW)\s+"
                     r"(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE)
+INSERT = re.compile(r"\bINSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 # a plain name after FROM or JOIN: not a subquery `(`, not a table function `name(`
 SOURCE = re.compile(r"\b(?:FROM|JOIN)\s+(\w+)\b(?!\s*\()", re.IGNORECASE)
 CTE = re.compile(r"\b(\w+)\s+AS\s*\(", re.IGNORECASE)
@@ -98,7 +99,7 @@ def test_contract(path: Path):
     if returns:
         writes_value = writes_value[:returns.start()]
     writes = [w.lower() for w in names(writes_value)]
-    created = {c.lower() for c in CREATE.findall(body)}
+    created = {c.lower() for c in CREATE.findall(body) + INSERT.findall(body)}
     assert set(writes) == created, (
         f"not listed: {sorted(created - set(writes))}; not created: {sorted(set(writes) - created)}")
 

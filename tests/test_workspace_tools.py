@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from conftest import UNKNOWN_CUSTOMER as UNKNOWN, copy_world
 from hmbatch.cli import app
 
 runner = CliRunner()
-UNKNOWN = "f" * 64
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
@@ -32,14 +32,12 @@ def run_ok(*args):
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(trained_world, tmp_path_factory):
+    """A copy of the shared tiny world (one customer of sample_submission.csv unknown to the
+    database), evaluated and with a submission."""
     root = tmp_path_factory.mktemp("tools")
-    data, ws = root / "data", root / "ws"
-    run_ok("synth", data, "--scale", "tiny", "--seed", "3")
-    with open(data / "sample_submission.csv", "a") as handle:  # a customer unknown to the database
-        handle.write(f"{UNKNOWN},0108775015\n")
-    run_ok("build-db", data, "--workspace", ws)
-    run_ok("train", "--workspace", ws, "--epochs", "2", "--weeks", "2", "--dim", "16", "--batch-size", "256")
+    copied = copy_world(trained_world, root)
+    data, ws = copied["data"], copied["ws"]
     evaluation = json.loads(run_ok("evaluate", "--json", "--workspace", ws).stdout)
     run_ok("submit", "--workspace", ws)
     return {"root": root, "data": data, "ws": ws, "evaluation": evaluation}

@@ -4,16 +4,13 @@
 --   art_ctx: per article, sales over 1/7/28 days, the week before, trend, price, days since first sale
 --   band_pop(band, article_id, n, rank): last week's sales per buyer age band (cust_band of
 --     00_age_bands.sql; -1, for customers without an age: every buyer's)
---   pop_list(list, band, article_id, score, rank): the popular sources' lists
---   pop_wide(band, article_id, ...): per age band, the union of the popular sources' lists with
---     each one's score and rank (the same for every customer of the band: joined, not grouped)
 --   cobuy(src, dst, n, conf, rank): articles bought by the same customers in the last $cobuy_days days
 --   cust_ctx / cust_all: per customer activity in the window / up to the cut-off
 --   cust_pt, cust_ig, cust_dep, cust_col, cust_prod: per customer purchases by category / product
 -- Float averages are rounded to 9 decimals: DuckDB adds in parallel, in an order that varies.
 -- reads: transactions, articles, cust_band
--- writes: hist, art_ctx, band_pop, pop_list, pop_wide, cobuy, cust_ctx, cust_all, cust_pt, cust_ig, cust_dep, cust_col, cust_prod
--- params: $cobuy_days, $cobuy_k, $cutoff, $history_days, $pop_k, $rising_k
+-- writes: hist, art_ctx, band_pop, cobuy, cust_ctx, cust_all, cust_pt, cust_ig, cust_dep, cust_col, cust_prod
+-- params: $cobuy_days, $cobuy_k, $cutoff, $history_days
 CREATE OR REPLACE TEMP TABLE hist AS
 SELECT customer_idx, article_id, t_dat, price, channel,
        CAST(CAST($cutoff AS DATE) - t_dat AS INTEGER) AS age_days
@@ -56,33 +53,6 @@ WITH week AS (  -- band -1, the customers without an age, gets every buyer's sal
 SELECT band, article_id, count(*) AS n,
        CAST(row_number() OVER (PARTITION BY band ORDER BY count(*) DESC, article_id) AS INTEGER) AS rank
 FROM week GROUP BY band, article_id;
-
-CREATE OR REPLACE TEMP TABLE pop_list AS
-SELECT 'popular' AS list, -2 AS band, article_id, CAST(sales_7d AS DOUBLE) AS score,
-       CAST(row_number() OVER (ORDER BY sales_7d DESC, article_id) AS INTEGER) AS rank
-FROM art_ctx QUALIFY rank <= $pop_k
-UNION ALL
-SELECT 'popular_band', band, article_id, CAST(n AS DOUBLE), rank FROM band_pop WHERE rank <= $pop_k
-UNION ALL
-SELECT 'rising', -2, article_id, score,
-       CAST(row_number() OVER (ORDER BY score DESC, article_id) AS INTEGER) AS rank
-FROM (SELECT article_id, trend * ln(1 + sales_7d) AS score FROM art_ctx
-      WHERE sales_7d > 0 ORDER BY sales_7d DESC, article_id LIMIT 1000)
-QUALIFY rank <= $rising_k;
-
-CREATE OR REPLACE TEMP TABLE pop_wide AS
-WITH bands AS (SELECT CAST(unnest(range(-1, 5)) AS INTEGER) AS band),
-rows AS (SELECT b.band, p.list, p.article_id, p.score, p.rank
-         FROM bands b JOIN pop_list p ON p.band = -2 OR p.band = b.band)
-SELECT band, article_id,
-       max(score) FILTER (WHERE list = 'popular') AS pop_score,
-       min(rank) FILTER (WHERE list = 'popular') AS pop_src_rank,
-       max(score) FILTER (WHERE list = 'popular_band') AS band_score,
-       min(rank) FILTER (WHERE list = 'popular_band') AS band_src_rank,
-       max(score) FILTER (WHERE list = 'rising') AS rising_score,
-       min(rank) FILTER (WHERE list = 'rising') AS rising_rank,
-       count(*) AS n_popular
-FROM rows GROUP BY band, article_id;
 
 CREATE OR REPLACE TEMP TABLE cobuy AS
 WITH recent AS (

@@ -2,41 +2,39 @@
 -- and rank (NULL: not proposed by it), capped at $n_candidates per customer ($n_inactive for a
 -- customer with no purchase in the window, whose sources are the popular ones and the two-tower):
 -- candidates are taken by their best rank over the sources, each rank divided by its source's
--- quota, so every source keeps its share of the list -> temp table cand.
--- reads: src, wanted, pop_wide, cust_ctx
+-- quota (temp table quotas(source, quota)), so every source keeps its share of the list; ties go
+-- to the article more sources proposed (a source proposes an article once), then the lower id.
+-- The per-customer proposals (src) and the per-band ones (src_band, joined to each customer of
+-- the band after they are pivoted: a join, not a group of every customer's copy) are pivoted by
+-- the same {{source_columns}}, and {{merged_columns}} takes each column from the side that has
+-- it; both are filled from the registry (candidates.SOURCES).
+-- reads: src, src_band, quotas, wanted, cust_ctx
 -- writes: cand
--- params: $bt_k, $n_candidates, $n_inactive, $pop_k, $rep_k, $rising_k, $sp_k, $ts_k, $tt_k
+-- params: $n_candidates, $n_inactive
 CREATE OR REPLACE TEMP TABLE cand AS
 WITH personal AS (
-    SELECT customer_idx, article_id,
-           max(score) FILTER (WHERE source = 'repurchase') AS rep_score,
-           min(rank) FILTER (WHERE source = 'repurchase') AS rep_rank,
-           max(score) FILTER (WHERE source = 'same_product') AS sp_score,
-           min(rank) FILTER (WHERE source = 'same_product') AS sp_rank,
-           max(score) FILTER (WHERE source = 'bought_together') AS bt_score,
-           min(rank) FILTER (WHERE source = 'bought_together') AS bt_rank,
-           max(score) FILTER (WHERE source = 'two_tower') AS tt_score,
-           min(rank) FILTER (WHERE source = 'two_tower') AS tt_rank,
-           max(score) FILTER (WHERE source = 'two_tower_similar') AS ts_score,
-           min(rank) FILTER (WHERE source = 'two_tower_similar') AS ts_rank,
-           count(DISTINCT source) AS n_personal
-    FROM src GROUP BY customer_idx, article_id
-), popular AS (
-    SELECT w.customer_idx, p.* EXCLUDE (band) FROM wanted w JOIN pop_wide p ON p.band = w.band
+    SELECT s.customer_idx, s.article_id, min(s.rank / q.quota) AS best, {{source_columns}},
+           count(*) AS n_sources
+    FROM src s JOIN quotas q ON q.source = s.source
+    GROUP BY s.customer_idx, s.article_id
+), banded AS (
+    SELECT s.band, s.article_id, min(s.rank / q.quota) AS best, {{source_columns}},
+           count(*) AS n_sources
+    FROM src_band s JOIN quotas q ON q.source = s.source
+    GROUP BY s.band, s.article_id
+), shared AS (
+    SELECT w.customer_idx, b.* EXCLUDE (band) FROM wanted w JOIN banded b ON b.band = w.band
 ), wide AS (
-    SELECT coalesce(a.customer_idx, b.customer_idx) AS customer_idx,
-           coalesce(a.article_id, b.article_id) AS article_id,
-           a.rep_score, a.rep_rank, a.sp_score, a.sp_rank, a.bt_score, a.bt_rank,
-           b.pop_score, b.pop_src_rank, b.band_score, b.band_src_rank, b.rising_score, b.rising_rank,
-           a.tt_score, a.tt_rank, a.ts_score, a.ts_rank, coalesce(a.n_personal, 0) + coalesce(b.n_popular, 0) AS n_sources
-    FROM personal a FULL OUTER JOIN popular b
-      ON a.customer_idx = b.customer_idx AND a.article_id = b.article_id
+    SELECT coalesce(p.customer_idx, b.customer_idx) AS customer_idx,
+           coalesce(p.article_id, b.article_id) AS article_id,
+           least(coalesce(p.best, 9), coalesce(b.best, 9)) AS best, {{merged_columns}},
+           coalesce(p.n_sources, 0) + coalesce(b.n_sources, 0) AS n_sources
+    FROM personal p FULL OUTER JOIN shared b
+      ON p.customer_idx = b.customer_idx AND p.article_id = b.article_id
 )
-SELECT wide.*, CAST(row_number() OVER (PARTITION BY wide.customer_idx ORDER BY least(
-           coalesce(rep_rank / $rep_k, 9), coalesce(sp_rank / $sp_k, 9), coalesce(bt_rank / $bt_k, 9),
-           coalesce(pop_src_rank / $pop_k, 9), coalesce(band_src_rank / $pop_k, 9),
-           coalesce(rising_rank / $rising_k, 9), coalesce(tt_rank / $tt_k, 9),
-           coalesce(ts_rank / $ts_k, 9)), n_sources DESC, wide.article_id)
-           AS INTEGER) AS cand_rank
-FROM wide LEFT JOIN cust_ctx cc ON cc.customer_idx = wide.customer_idx
+SELECT w.customer_idx, w.article_id,
+       CAST(row_number() OVER (PARTITION BY w.customer_idx ORDER BY w.best, w.n_sources DESC, w.article_id)
+            AS INTEGER) AS cand_rank,
+       w.* EXCLUDE (customer_idx, article_id, best)
+FROM wide w LEFT JOIN cust_ctx cc ON cc.customer_idx = w.customer_idx
 QUALIFY cand_rank <= CASE WHEN cc.customer_idx IS NULL THEN $n_inactive ELSE $n_candidates END;

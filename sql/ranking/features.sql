@@ -32,11 +32,9 @@ SELECT customer_idx, article_id,
        coalesce(CAST(COLUMNS(* EXCLUDE (customer_idx, article_id)) AS FLOAT), CAST('NaN' AS FLOAT))
 FROM (
 SELECT
-    c.customer_idx, c.article_id, w.band, c.cand_rank,
-    -- sources: score and rank of each (NULL: not proposed by it)
-    c.rep_score, c.rep_rank, c.sp_score, c.sp_rank, c.bt_score, c.bt_rank,
-    c.pop_score, c.pop_src_rank, c.band_score, c.band_src_rank, c.rising_score, c.rising_rank,
-    c.tt_score, c.tt_rank, c.ts_score, c.ts_rank, c.n_sources,
+    c.customer_idx, c.article_id, w.band,
+    -- cand_rank, each source's score and rank (NULL: not proposed by it), n_sources
+    c.* EXCLUDE (customer_idx, article_id),
     -- customer
     w.age, w.fn, w.active, w.club_member_status, w.fashion_news_frequency, w.cust_n_hist, w.cust_n_7d,
     w.cust_n_28d, w.cust_n_articles, w.cust_n_days, w.cust_online_share, w.cust_mean_price,
