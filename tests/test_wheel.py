@@ -20,7 +20,9 @@ def test_wheel_runs_synth_and_build_db_outside_the_checkout(tmp_path):
     assert built.returncode == 0, built.stderr
     [wheel] = (tmp_path / "dist").glob("hmbatch-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "hmbatch/sql/01_articles.sql" in names and "hmbatch/sql/candidates/10_sources.sql" in names
+    # every SQL file of the checkout, at any depth (say sql/candidates/sources/*.sql)
+    checkout = sorted(f"hmbatch/sql/{p.relative_to(ROOT / 'sql').as_posix()}" for p in (ROOT / "sql").rglob("*.sql"))
+    assert [n for n in checkout if n not in names] == []
     assert "hmbatch/synth/data/templates.csv" in names
     target = tmp_path / "site"
     installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--quiet",
