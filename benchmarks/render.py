@@ -367,8 +367,17 @@ def _cycle_section(r: dict) -> list[str]:
              "workspace and `--cold-start`. MAP@12 of the final submission on the week after the delivery.", "",
              "| delivery | warm MAP@12 | cold MAP@12 | warm vs cold | warm run (s) | cold run (s) | "
              "warm peak RSS (GB) | cold peak RSS (GB) |", "|---|---|---|---|---|---|---|---|"]
+    if all(w["cold"] is None for w in r["weeks"]):  # cycle.py --warm-only
+        lines[-4] = ("`hmbatch run` on the files as they were k weeks before the end (from nothing), then one "
+                     "more week each time in the same workspace (each run continues the one before: the weekly "
+                     "refresh); no cold run beside them (`--warm-only`). MAP@12 of the final submission on the "
+                     "week after the delivery.")
+        lines[-2:] = ["| delivery | MAP@12 | run (s) | peak RSS (GB) |", "|---|---|---|---|"]
     for w in r["weeks"]:
         a, b = w["warm"], w["cold"]
+        if b is None:
+            lines.append(f"| {w['delivery']} | {a['map@12']:.5f} | {a['wall_s']:.0f} | {a['max_rss_mb'] / 1024:.1f} |")
+            continue
         lines.append(f"| {w['delivery']} | {a['map@12']:.5f} | {b['map@12']:.5f} | {_pct(a['map@12'] / b['map@12'] - 1)} | "
                      f"{a['wall_s']:.0f} | {b['wall_s']:.0f} | {a['max_rss_mb'] / 1024:.1f} | {b['max_rss_mb'] / 1024:.1f} |")
     return lines + [""]
