@@ -93,7 +93,8 @@ def train(holdout_days: int = typer.Option(TD.holdout_days, min=0, help="Days at
           batch_size: int = typer.Option(TD.batch_size, min=2, help="Examples per step (in-batch negatives)."),
           learning_rate: float = typer.Option(TD.learning_rate, min=1e-6, max=1.0, help="Adam learning rate."),
           temperature: float = typer.Option(TD.temperature, min=1e-3, help="Softmax temperature of the retrieval loss."),
-          customer_id: bool = typer.Option(TD.use_customer_id, help="Give each customer an id embedding."),
+          customer_id: bool = typer.Option(TD.use_customer_id, help="Give each customer an id embedding "
+                                           "(default: none; the customer is their attributes and purchases)."),
           half_life_weeks: float = typer.Option(TD.half_life_weeks, min=0.0, help="Weeks over which an example's weight "
                                                 "halves, counted back from the cut-off (0 = equal weights)."),
           seed: int = typer.Option(TD.seed, help="Random seed."),

@@ -397,23 +397,24 @@ def test_final_model_carries_tuned_blend_over(world):
     assert invoke("submit", "--workspace", world["ws"]).exit_code == 0
 
 
-def test_without_customer_id_trains_and_reloads(world, tmp_path):
-    """`--no-customer-id`: the customer tower is attributes and history only; the run trains, and
-    its reloaded towers give the saved embeddings (the cold path of customers added later)."""
+def test_with_customer_id_trains_and_reloads(world, tmp_path):
+    """`--customer-id` (the default has none: the customer tower is attributes and history only):
+    the run trains with a per-customer id embedding, and its reloaded towers give the saved
+    embeddings (the path of customers added later, with no trained id)."""
     import shutil
     from hmbatch import features
     from hmbatch.data import connect_read_only
     from hmbatch.model import embed, load_model
     from hmbatch.workspace import Workspace
-    ws = tmp_path / "no id"
+    ws = tmp_path / "with id"
     ws.mkdir()
     shutil.copy(world["ws"] / "hmbatch.duckdb", ws / "hmbatch.duckdb")
-    result = invoke("train", "--workspace", ws, "--no-customer-id", "--ranker", "none", "--epochs", "1",
+    result = invoke("train", "--workspace", ws, "--customer-id", "--ranker", "none", "--epochs", "1",
                     "--dim", "8")
     assert result.exit_code == 0, result.output
     run = current_run(ws)
     manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["config"]["use_customer_id"] is False
+    assert manifest["config"]["use_customer_id"] is True
     con = connect_read_only(Workspace(ws))
     custs = features.customer_features_at(con, dt.date.fromisoformat(manifest["cutoff"]) + dt.timedelta(days=1))
     con.close()
