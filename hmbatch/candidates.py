@@ -338,14 +338,20 @@ def generate(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray, config: C
     if two_tower:
         _temp_table(con, "tt_hits", two_tower.hits(customer_idx, config.quota("two_tower")))
         _temp_table(con, "tt_sim", two_tower.similar(con, SIMILAR_PER_ARTICLE, config.cobuy_days))
-    execute_file(con, "candidates/10_sources.sql", config.params())
     params = config.params()
+    execute_file(con, "candidates/10_sources.sql", params)
     for source in SOURCES:
         if config.quota(source.name) > 0 and (two_tower or not source.two_tower):
             execute_file(con, source.file, {**params, "k": config.quota(source.name)})
+    collect(con, config)
+
+
+def collect(con: duckdb.DuckDBPyConnection, config: CandidateConfig) -> None:
+    """The collector (sql/candidates/20_collect.sql): temp tables src and src_band, pivoted by the
+    registry's columns and cut by the quotas, into temp table cand."""
     _temp_table(con, "quotas", {"source": np.array([n for n, _ in config.quotas], dtype=object),
                                 "quota": np.array([max(k, 1) for _, k in config.quotas], np.float64)})
-    execute_file(con, "candidates/20_collect.sql", params, fill=COLLECT_FILL)
+    execute_file(con, "candidates/20_collect.sql", config.params(), fill=COLLECT_FILL)
 
 
 SOURCE_COLUMNS = ", ".join(

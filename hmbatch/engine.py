@@ -5,8 +5,8 @@ sample_submission order) and hands them to one actor per worker. Each actor open
 artifacts read-only once (`serving.Serving.open`: database, FAISS index, embeddings, ranker)
 from the workspace path, which every node must be able to read, and turns a block into its CSV
 lines with `Serving.recommend`, the function behind the local loop: a customer's list does not
-depend on the block it is served in, so the file is byte-identical. The driver writes the blocks in order with
-`submit.write_submission` (temporary file, renamed at the end).
+depend on the block it is served in, so the file is byte-identical. The driver writes the
+blocks in order with `submit.write_submission` (temporary file, renamed at the end).
 
 Plain actors with a small task queue rather than Ray Data: the blocks must come back in file
 order to a single writer, the driver keeps the progress callback, and Ray restarts a dead actor
@@ -76,7 +76,7 @@ def import_ray():
 
 
 def submit_ray(ws: Workspace, out: Path | None, strategy: str, allow_stale: bool, progress,
-               workers: int | None, block: int = submit_mod.CHUNK) -> dict:
+               workers: int | None, block: int) -> dict:
     """`submit` on Ray actors; see the module's docstring."""
     if strategy:
         check_strategy(strategy)
@@ -154,7 +154,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def run_actors(ray, ws: Workspace, run: str, strategy: str, allow_stale: bool, ids, idx, out: Path,
-               progress, n: int, block: int = submit_mod.CHUNK) -> dict:
+               progress, n: int, block: int) -> dict:
     """Starts `n` actors, streams the blocks through them into `out`, and returns their figures."""
     remote = ray.remote(num_cpus=1, max_restarts=RETRIES, max_task_retries=RETRIES)(BlockWorker)
     fault = os.environ.get(FAULT_ENV, "")
@@ -204,7 +204,7 @@ class BlockFeed:
     WINDOW blocks per actor ahead of it.
     """
 
-    def __init__(self, ray, actors: list, ids: list[str], idx, block: int = submit_mod.CHUNK):
+    def __init__(self, ray, actors: list, ids: list[str], idx, block: int):
         self.ray, self.actors, self.ids, self.idx, self.block = ray, actors, ids, idx, block
         self.starts = list(range(0, len(idx), block))
         self.blocks, self.wait_s = len(self.starts), 0.0

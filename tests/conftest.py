@@ -89,14 +89,16 @@ def trained_world(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("shared world")
     data, ws = root / "data", root / "ws"
     runner = CliRunner()
-    for args in (["synth", data, "--scale", "tiny", "--seed", "3"], None, ["build-db", data, "--workspace", ws],
-                 ["train", "--workspace", ws, "--epochs", "2", "--weeks", "2", "--dim", "16", "--batch-size", "256"]):
-        if args is None:
-            with open(data / "sample_submission.csv", "a") as handle:
-                handle.write(f"{UNKNOWN_CUSTOMER},0108775015\n")
-            continue
+
+    def invoke(*args) -> None:
         result = runner.invoke(app, [str(a) for a in args])
         assert result.exit_code == 0, result.output
+
+    invoke("synth", data, "--scale", "tiny", "--seed", "3")
+    with open(data / "sample_submission.csv", "a") as handle:
+        handle.write(f"{UNKNOWN_CUSTOMER},0108775015\n")
+    invoke("build-db", data, "--workspace", ws)
+    invoke("train", "--workspace", ws, "--epochs", "2", "--weeks", "2", "--dim", "16", "--batch-size", "256")
     return {"data": data, "ws": ws}
 
 

@@ -121,9 +121,7 @@ def test_collector_by_hand():
         t(band, article_id, source, score, rank)""")
     quotas = (("repurchase", 3), ("two_tower", 2), ("popular", 4), ("rising", 1))
     config = candidates.CandidateConfig(n_candidates=3, n_inactive=2, quotas=quotas)
-    con.execute("CREATE TEMP TABLE quotas AS SELECT * FROM (VALUES " + ", ".join(
-        f"('{n}', {max(k, 1)}.0)" for n, k in config.quotas) + ") t(source, quota)")
-    execute_file(con, "candidates/20_collect.sql", config.params(), fill=candidates.COLLECT_FILL)
+    candidates.collect(con, config)
     rows = con.execute("SELECT customer_idx, article_id, cand_rank, n_sources FROM cand ORDER BY ALL").fetchall()
     # customer 1: 10 (1/3), 20 (1/2), 11 (min(2/3, 2/2) = 2/3, two sources); 12 (3/3) is cut
     # customer 2: 30 (min(2/4, 1/1) = 1/2, two sources) before 32 (1/2, one), then 31 (4/4)

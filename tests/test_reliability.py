@@ -97,8 +97,8 @@ def test_train_interrupted_keeps_current_model(world, sig, point):
     ws, before = world["ws"], current(world["ws"])
     runs = sorted(p.name for p in (ws / "models").iterdir())
     # --cold-start: the current run has the same options and cut-off, so a warm start would train nothing
-    proc = start("train", "--workspace", ws, "--epochs", "1", "--weeks", "2", "--dim", "16", "--cold-start", "--ranker", "none",
-                 pause_at=point)
+    proc = start("train", "--workspace", ws, "--epochs", "1", "--weeks", "2", "--dim", "16", "--cold-start",
+                 "--ranker", "none", pause_at=point)
     wait_paused(proc, point)
     if point == "train:export":
         assert any(n.startswith("train-") for n in tmp_entries(ws))  # the run folder is half written
