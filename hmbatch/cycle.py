@@ -14,12 +14,17 @@ by the fifth step), so the workspace answers as it did before the command.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
+import signal
+import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from hmbatch.errors import HmbatchError
 from hmbatch.workspace import Workspace, atomic_write_text, pause_point, remove_path, signals_as_interrupt
 
 STEPS = ("build-db", "train --holdout-days 7", "evaluate --tune", "train --holdout-days 0", "submit", "report")
@@ -46,37 +51,25 @@ class Hooks:
 
 def run(ws: Workspace, data_dir: Path, out: Path | None = None, warm: bool | None = None,
         hooks: Hooks | None = None) -> dict:
-    """Runs the cycle; returns each step's result, its seconds and the step that failed, if any.
+    """Runs the cycle, each step in a child process of its own (so that the peak memory is the
+    largest step's, not the sum of what every step left behind); returns each step's result, its
+    seconds and the step that failed, if any.
 
     Raises:
         HmbatchError: from the failing step, after `hooks.log` named it.
     """
-    from hmbatch import data, engine, evaluate, ranker, report, train
     hooks = hooks or Hooks()
-    progress = hooks.train_progress or contextlib.nullcontext
-    submit_progress = hooks.submit_progress or contextlib.nullcontext
-
-    def fit(holdout_days: int) -> Path:
-        with progress() as bar:
-            return ranker.train_run(ws, train.TrainConfig(holdout_days=holdout_days), warm=warm, progress=bar,
-                                    log=hooks.log)
-
-    def submit() -> dict:
-        with submit_progress() as bar:
-            return engine.submit(ws, out, progress=bar)
-
-    actions = (lambda: data.build_db(data_dir, ws), lambda: fit(HOLDOUT_DAYS),
-               lambda: evaluate.evaluate(ws, do_tune=True), lambda: fit(0), submit,
-               lambda: report.build_report(ws))
+    bars = {2: hooks.train_progress, 4: hooks.train_progress, 5: hooks.submit_progress}
     results: dict = {}
     with kept_state(ws, [ws.db_path] + ([Path(out).absolute()] if out else [])) as restore:
-        for number, (name, action) in enumerate(zip(STEPS, actions), start=1):
+        for number, name in enumerate(STEPS, start=1):
             hooks.step(number, len(STEPS), name)
             started = time.perf_counter()
             try:
-                with signals_as_interrupt():  # again each step: importing TensorFlow resets the handlers
+                with signals_as_interrupt():  # again each step: a step may have reset the handlers
                     pause_point(f"run:{number}")
-                    results[name] = action()
+                    with (bars.get(number) or contextlib.nullcontext)() as bar:
+                        results[name] = in_child(number, ws, data_dir, out, warm, bar, hooks.log)
             except BaseException:
                 restore()
                 hooks.log(f"hmbatch run: stopped at step {number}/{len(STEPS)} ({name}); the previous "
@@ -84,6 +77,106 @@ def run(ws: Workspace, data_dir: Path, out: Path | None = None, warm: bool | Non
                 raise
             hooks.seconds[name] = round(time.perf_counter() - started, 2)
     return {"results": results, "seconds": hooks.seconds}
+
+
+def step(number: int, ws: Workspace, data_dir: Path, out: Path | None, warm: bool | None,
+         progress=None, log: Callable[[str], None] = print):
+    """Runs step `number` (1-based, of STEPS) in this process and returns its result."""
+    from hmbatch import data, engine, evaluate, ranker, report, train
+    if number == 1:
+        return data.build_db(data_dir, ws)
+    if number in (2, 4):
+        holdout_days = HOLDOUT_DAYS if number == 2 else 0
+        return ranker.train_run(ws, train.TrainConfig(holdout_days=holdout_days), warm=warm, progress=progress,
+                                log=log)
+    if number == 3:
+        return evaluate.evaluate(ws, do_tune=True)
+    if number == 5:
+        return engine.submit(ws, out, progress=progress)
+    return report.build_report(ws)
+
+
+def in_child(number: int, ws: Workspace, data_dir: Path, out: Path | None, warm: bool | None,
+             progress=None, log: Callable[[str], None] = print):
+    """`step` in a fresh (spawned) child process: its progress and log lines come back through a
+    pipe to `progress` and `log`, its result or its exception is this function's. An interrupt of
+    this process is passed on to the child, and waits for it to put its own outputs back."""
+    ctx = multiprocessing.get_context("spawn")  # a fork would copy the parent's threads and TensorFlow
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(number, ws.root, data_dir, out, warm, progress is not None, send,
+                                              os.getpid()), name=f"hmbatch-run-{number}")
+    child.start()
+    send.close()
+    try:
+        while True:
+            try:
+                kind, *message = receive.recv()
+            except EOFError:  # the child ended without a word: killed (out of memory?) or crashed
+                child.join()
+                raise HmbatchError(f"hmbatch run: step {STEPS[number - 1]} ended without a result (exit code "
+                                   f"{child.exitcode}; a signal or the system's out-of-memory killer?)") from None
+            if kind == "progress" and progress is not None:
+                progress(*message)
+            elif kind == "log":
+                log(message[0])
+            elif kind == "done":
+                return message[0]
+            elif kind == "error":
+                raise message[0]
+    except BaseException:
+        if child.is_alive():
+            child.terminate()  # SIGTERM: the step's own handler puts its partial outputs back
+        raise
+    finally:
+        child.join()
+        receive.close()
+
+
+class _Sender:
+    """The child's side of the progress pipe: a context manager and a callback, like the bars."""
+
+    def __init__(self, send):
+        self.send = send
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def __call__(self, *args):
+        self.send(("progress", *args))
+
+
+def _child(number: int, root: Path, data_dir: Path, out: Path | None, warm: bool | None, with_progress: bool,
+           conn, parent: int) -> None:
+    """The body of a step's child process (see `in_child`)."""
+    def orphaned() -> None:  # a parent killed outright (SIGKILL) must not leave its step running
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=orphaned, daemon=True).start()
+    with contextlib.suppress(OSError):  # a terminal's Ctrl-C reaches the parent alone, which passes it on once
+        os.setpgid(0, 0)
+    sender = _Sender(conn.send)
+    try:
+        with signals_as_interrupt():
+            result = step(number, Workspace(Path(root)), data_dir, out, warm, sender if with_progress else None,
+                          lambda text: conn.send(("log", str(text))))
+        conn.send(("done", result))
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
+        if not isinstance(exc, (HmbatchError, OSError, KeyboardInterrupt)):
+            traceback.print_exc()  # a defect: its traceback here, where it happened
+        with contextlib.suppress(OSError):  # OSError: the parent is gone, nobody to tell
+            try:
+                conn.send(("error", exc))
+            except OSError:
+                raise
+            except Exception:  # noqa: BLE001 - an exception that does not pickle
+                conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        conn.close()
 
 
 @contextlib.contextmanager

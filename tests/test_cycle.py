@@ -138,3 +138,45 @@ def test_final_report_carries_the_validation_figures(cycle, tmp_path):
     assert f"validation run {validation}" in html and "MAP@12" in html
     dom, log = render(page, tmp_path)
     assert check_drawn(html, dom, log) == 8
+
+
+def test_a_failing_step_is_one_line_and_keeps_the_workspace(cycle, tmp_path):
+    """A step fails in its child process: its one-line error comes back to `hmbatch run`, which
+    names the step, exits 1 and keeps the workspace."""
+    ws, bad = tmp_path / "ws", tmp_path / "bad"
+    shutil.copytree(cycle["ws"], ws)
+    shutil.copytree(cycle["data"], bad)
+    (bad / "transactions_train.csv").unlink()
+    db = (ws / "hmbatch.duckdb").read_bytes()
+    proc = subprocess.run([HMBATCH, "run", str(bad), "--workspace", str(ws)], capture_output=True, text=True,
+                          env=ENV, timeout=300)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "transactions_train.csv" in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "stopped at step 1/6 (build-db)" in " ".join(proc.stdout.split())
+    assert (ws / "hmbatch.duckdb").read_bytes() == db
+
+
+def test_each_step_runs_in_a_child_process_that_dies_with_it(cycle, tmp_path):
+    """Each step runs in a child process (the peak memory is the largest step's). A child killed
+    outright (SIGKILL, as the out-of-memory killer does) ends the run with one line naming the
+    step, and the workspace is kept."""
+    ws = tmp_path / "ws"
+    shutil.copytree(cycle["ws"], ws)
+    current_before = (ws / "models" / "CURRENT").read_text()
+    proc = subprocess.Popen([HMBATCH, "run", str(cycle["data"]), "--workspace", str(ws)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**ENV, "HMBATCH_PAUSE_AT": "train:fit"})
+    for line in proc.stderr:
+        if "hmbatch: paused at train:fit" in line:
+            break
+    children = [pid for pid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+                if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert len(children) == 1  # the step's process, paused inside the training
+    os.kill(int(children[0]), signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, out + err
+    assert "step train --holdout-days 7 ended without a result" in " ".join(err.split())
+    assert "stopped at step 2/6 (train --holdout-days 7)" in " ".join(out.split())
+    assert (ws / "models" / "CURRENT").read_text() == current_before
