@@ -376,11 +376,17 @@ def _cycle_section(r: dict) -> list[str]:
     for w in r["weeks"]:
         a, b = w["warm"], w["cold"]
         if b is None:
-            lines.append(f"| {w['delivery']} | {a['map@12']:.5f} | {a['wall_s']:.0f} | {a['max_rss_mb'] / 1024:.1f} |")
+            lines.append(f"| {w['delivery']} | {a['map@12']:.5f} | {a['wall_s']:.0f} | {_gb(a['max_rss_mb'])} |")
             continue
         lines.append(f"| {w['delivery']} | {a['map@12']:.5f} | {b['map@12']:.5f} | {_pct(a['map@12'] / b['map@12'] - 1)} | "
-                     f"{a['wall_s']:.0f} | {b['wall_s']:.0f} | {a['max_rss_mb'] / 1024:.1f} | {b['max_rss_mb'] / 1024:.1f} |")
-    return lines + [""]
+                     f"{a['wall_s']:.0f} | {b['wall_s']:.0f} | {_gb(a['max_rss_mb'])} | {_gb(b['max_rss_mb'])} |")
+    notes = [w["warm"]["rss_note"] for w in r["weeks"] if w["warm"].get("rss_note")]
+    return lines + [""] + ([f"Peak RSS: {' '.join(notes)}", ""] if notes else [])
+
+
+def _gb(mb: float | None) -> str:
+    """A peak RSS in GB, or "not measured" (a figure known to be wrong is left out, not shown)."""
+    return "not measured" if mb is None else f"{mb / 1024:.1f}"
 
 
 def render(folder: Path) -> str:
