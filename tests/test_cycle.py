@@ -92,7 +92,7 @@ def test_each_run_continues_the_one_before(cycle):
 def test_cold_start_is_asked_for(cycle, tmp_path):
     ws = tmp_path / "ws"
     shutil.copytree(cycle["ws"], ws)
-    invoke("train", "--workspace", ws, "--holdout-days", "0", "--cold-start", "--epochs", "1")
+    invoke("train", "--workspace", ws, "--holdout-days", "0", "--cold-start", "--epochs", "1", "--ranker", "none")
     assert manifest(current(ws))["warm_start"] == {"from": None, "why": "--cold-start"}
 
 
@@ -164,19 +164,19 @@ def test_each_step_runs_in_a_child_process_that_dies_with_it(cycle, tmp_path):
     step, and the workspace is kept."""
     ws = tmp_path / "ws"
     shutil.copytree(cycle["ws"], ws)
-    current_before = (ws / "models" / "CURRENT").read_text()
+    db = (ws / "hmbatch.duckdb").read_bytes()
     proc = subprocess.Popen([HMBATCH, "run", str(cycle["data"]), "--workspace", str(ws)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**ENV, "HMBATCH_PAUSE_AT": "train:fit"})
+                            env={**ENV, "HMBATCH_PAUSE_AT": "build-db:03_transactions"})
     for line in proc.stderr:
-        if "hmbatch: paused at train:fit" in line:
+        if "hmbatch: paused at build-db:03_transactions" in line:
             break
     children = [pid for pid in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
                 if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
-    assert len(children) == 1  # the step's process, paused inside the training
+    assert len(children) == 1  # the step's process, paused inside build-db
     os.kill(int(children[0]), signal.SIGKILL)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 1, out + err
-    assert "step train --holdout-days 7 ended without a result" in " ".join(err.split())
-    assert "stopped at step 2/6 (train --holdout-days 7)" in " ".join(out.split())
-    assert (ws / "models" / "CURRENT").read_text() == current_before
+    assert "step build-db ended without a result" in " ".join(err.split())
+    assert "stopped at step 1/6 (build-db)" in " ".join(out.split())
+    assert (ws / "hmbatch.duckdb").read_bytes() == db
