@@ -52,8 +52,8 @@ class Hooks:
 def run(ws: Workspace, data_dir: Path, out: Path | None = None, warm: bool | None = None,
         hooks: Hooks | None = None) -> dict:
     """Runs the cycle, each step in a child process of its own (so that the peak memory is the
-    largest step's, not the sum of what every step left behind); returns each step's result, its
-    seconds and the step that failed, if any.
+    largest step's, whatever the steps before it left allocated: TensorFlow's graphs, DuckDB's
+    buffers, the allocator's free lists); returns each step's result and its seconds.
 
     Raises:
         HmbatchError: from the failing step, after `hooks.log` named it.
@@ -66,7 +66,7 @@ def run(ws: Workspace, data_dir: Path, out: Path | None = None, warm: bool | Non
             hooks.step(number, len(STEPS), name)
             started = time.perf_counter()
             try:
-                with signals_as_interrupt():  # again each step: a step may have reset the handlers
+                with signals_as_interrupt():
                     pause_point(f"run:{number}")
                     with (bars.get(number) or contextlib.nullcontext)() as bar:
                         results[name] = in_child(number, ws, data_dir, out, warm, bar, hooks.log)
