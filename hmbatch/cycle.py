@@ -168,12 +168,12 @@ def _child(number: int, root: Path, data_dir: Path, out: Path | None, warm: bool
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
         if not isinstance(exc, (HmbatchError, OSError, KeyboardInterrupt)):
             traceback.print_exc()  # a defect: its traceback here, where it happened
-        with contextlib.suppress(OSError):  # OSError: the parent is gone, nobody to tell
-            try:
-                conn.send(("error", exc))
-            except OSError:
-                raise
-            except Exception:  # noqa: BLE001 - an exception that does not pickle
+        try:
+            conn.send(("error", exc))
+        except OSError:  # the parent is gone: nobody to tell
+            pass
+        except Exception:  # noqa: BLE001 - an exception that does not pickle: its type and text instead
+            with contextlib.suppress(OSError):
                 conn.send(("error", RuntimeError(f"{type(exc).__name__}: {exc}")))
     finally:
         conn.close()
