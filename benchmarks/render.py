@@ -331,6 +331,21 @@ def _growth(results: list[dict]) -> list[str]:
 ALS = "baseline: implicit ALS + popularity"
 
 
+def _part(ablation: dict) -> str:
+    """The two-tower's part, and each LightGBM seed's when there are several."""
+    seeds = ablation.get("seeds") or []
+    each = f" ({', '.join(_pct(x['gain']) for x in seeds)})" if len(seeds) > 1 else ""
+    return _pct(ablation["gain"]) + each
+
+
+def _without(ablation: dict) -> str:
+    """The ranker without the two-tower; over several seeds, its mean and the ranker's beside it."""
+    if len(ablation.get("seeds") or []) > 1:
+        return (f"{ablation['map@12_without_two_tower']:.5f} (ranker over the same seeds "
+                f"{ablation['map@12_with_two_tower']:.5f})")
+    return f"{ablation['map@12_without_two_tower']:.5f}"
+
+
 def _worlds_section(r: dict) -> list[str]:
     """The two kinds of world (benchmarks/worlds.py): per collection strength and seed, MAP@12 of
     the two-tower alone and the ranker beside the baselines and ALS, and the two-tower's part."""
@@ -338,7 +353,10 @@ def _worlds_section(r: dict) -> list[str]:
              "`synth --collections S` (0: today's world, taste follows categories; 1: the documented default; "
              "2: twice it). MAP@12 on the held-out week; x = against last week's best sellers; "
              "the two-tower's part = the ranker against the same ranker retrained without the two-tower "
-             "(neither its two sources nor its features).", "",
+             "(neither its two sources nor its features)"
+             + (f"; with several LightGBM seeds ({r['ranker_seeds']}), the part is the ratio of the two rankers' "
+                "mean MAP@12 over the seeds, the per-seed parts in brackets (each seed refits both rankers on "
+                "the same saved label-week sets)" if "," in r.get("ranker_seeds", "") else "") + ".", "",
              "| S | seed | buyers | best sellers | recent + best sellers | ALS + popularity | two-tower alone | "
              "ranker | ranker without two-tower | two-tower's part | ranker vs stronger simple baseline | "
              "train (s) | train peak RSS (GB) |",
@@ -353,7 +371,7 @@ def _worlds_section(r: dict) -> list[str]:
         lines.append(f"| {w['strength']:g} | {w['seed']} | {w['buyers']:,} | {m.get(BEST, 0):.5f} | "
                      f"{m.get(RECENT, 0):.5f} ({m.get(RECENT, 0) / best:.2f}x) | {als_txt} | "
                      f"{tt:.5f} ({tt / best:.2f}x) | {m['ranker']:.5f} ({m['ranker'] / best:.2f}x) | "
-                     f"{ab['map@12_without_two_tower']:.5f} | {_pct(ab['gain'])} | {m['ranker'] / strong:.2f}x | "
+                     f"{_without(ab)} | {_part(ab)} | {m['ranker'] / strong:.2f}x | "
                      f"{w['stages']['train']['wall_s']:.0f} | {w['stages']['train']['max_rss_mb'] / 1024:.1f} |")
     return lines + [""]
 

@@ -27,7 +27,8 @@ DEFAULT_WORLDS = {"small": ("0:0,1", "1:0,1,2", "2:0,1"), "medium": ("0:0", "1:0
                   "full": ("1:0",), "tiny": ("0:0", "1:0")}
 
 
-def one_world(scale: str, strength: float, seed: int, train_args: tuple[str, ...] = ()) -> dict:
+def one_world(scale: str, strength: float, seed: int, train_args: tuple[str, ...] = (),
+              ranker_seeds: str = "0") -> dict:
     """synth, build-db, train, evaluate --tune and the ablation of one world; its figures."""
     work = ROOT / "bench-work" / f"worlds-{scale}-c{strength:g}-s{seed}"
     shutil.rmtree(work, ignore_errors=True)
@@ -40,7 +41,8 @@ def one_world(scale: str, strength: float, seed: int, train_args: tuple[str, ...
                           *train_args)
     st["evaluate --tune"] = measure(work, "evaluate", "hmbatch", "evaluate", "--tune", "--json",
                                     "--workspace", str(ws))
-    st["ranker without two-tower"] = measure(work, "ablation", "compare:ranker_ablation", str(ws))
+    st["ranker without two-tower"] = measure(work, "ablation", "compare:ranker_ablation", str(ws),
+                                                  ranker_seeds)
     run = _current(ws)
     ev = json.loads((run / "evaluation.json").read_text())
     manifest = json.loads((run / "manifest.json").read_text())
@@ -69,13 +71,16 @@ def main() -> None:
                         + "; ".join(f"{k} {' '.join(v)}" for k, v in DEFAULT_WORLDS.items()) + ")")
     parser.add_argument("--train-args", default="", help="more options for every `hmbatch train`, with "
                         "an equals sign: --train-args=--no-customer-id (see --name)")
+    parser.add_argument("--ranker-seeds", default="0,1,2", help="LightGBM seeds of the two-tower's part: "
+                        "each world's part is the ratio of the rankers' mean MAP@12 over them")
     parser.add_argument("--name", default="", help="suffix of the results file (keeps the default run's)")
     args = parser.parse_args()
     started = time.perf_counter()
-    worlds = [one_world(args.scale, s, seed, tuple(args.train_args.split()))
+    worlds = [one_world(args.scale, s, seed, tuple(args.train_args.split()), args.ranker_seeds)
               for s, seed in parse_worlds(args.worlds or DEFAULT_WORLDS[args.scale])]
     res = {"scale": args.scale, "machine": machine(), "date": time.strftime("%Y-%m-%d %H:%M"),
-           "worlds": worlds, "total_s": round(time.perf_counter() - started, 1), "train_args": args.train_args}
+           "worlds": worlds, "total_s": round(time.perf_counter() - started, 1), "train_args": args.train_args,
+           "ranker_seeds": args.ranker_seeds}
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = f"worlds-{args.scale}-{args.name}" if args.name else f"worlds-{args.scale}"
     (RESULTS / f"{name}.json").write_text(json.dumps(res, indent=2))
