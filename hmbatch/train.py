@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,8 +87,15 @@ def recency_weight(asof: np.ndarray, half_life_weeks: float) -> np.ndarray:
     return (weight / weight.mean()).astype(np.float32)
 
 
+_RUN_STEPS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def _multi_step(tf, model):
-    """A graph function that runs several training steps per Python call (less overhead)."""
+    """A graph function that runs several training steps per Python call (less overhead), one per
+    model: the weekly continuations of a run train the same model on datasets of the same element
+    types, so the graph traced for its first training serves them all (a trace costs seconds)."""
+    if model in _RUN_STEPS:
+        return _RUN_STEPS[model]
 
     @tf.function
     def run_steps(iterator, count):
@@ -96,6 +104,7 @@ def _multi_step(tf, model):
             total += model.train_step(next(iterator))["loss"]
         return total
 
+    _RUN_STEPS[model] = run_steps
     return run_steps
 
 

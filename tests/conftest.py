@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import os
+import random
 import shutil
 from pathlib import Path
 
@@ -77,13 +79,90 @@ def workspace(tmp_path: Path) -> Path:
 
 
 UNKNOWN_CUSTOMER = "f" * 64  # in the shared world's sample_submission.csv, not in its customers.csv
+PLANTED = 40  # customers with a narrow taste: one small section (for the two-tower)
+REBUYERS = 200  # customers who buy the other colour of last week's product (for the ranker)
+REBUY_WEEKS = 10
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with open(path, newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def _append(path: Path, rows: list[list[str]]) -> None:
+    with open(path, "a", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+
+
+def plant_taste(data: Path) -> tuple[list[str], str]:
+    """Adds PLANTED customers who buy only articles of one section, weekly, for 14 weeks.
+    Returns (their customer ids, the section's name)."""
+    with open(data / "articles.csv", newline="") as handle:
+        articles = list(csv.DictReader(handle))
+    last = max(dt.date.fromisoformat(r[0]) for r in _rows(data / "transactions_train.csv")[1:])
+    by_section: dict[str, list[str]] = {}
+    for a in articles:
+        by_section.setdefault(a["section_name"], []).append(a["article_id"])
+    # the smallest section with at least 15 articles: a taste far from the average customer's
+    section, pool = min(((s, p) for s, p in by_section.items() if len(p) >= 15), key=lambda kv: len(kv[1]))
+    pool = sorted(pool)[:20]
+    customers = [r[0] for r in _rows(data / "customers.csv")[1:]]
+    rng = random.Random(3)
+    planted = rng.sample(customers, PLANTED)
+    extra = []
+    for customer in planted:
+        for week in range(14):
+            day = last - dt.timedelta(days=7 * week + rng.randrange(7))
+            for article in rng.sample(pool, 3):
+                extra.append([day.isoformat(), customer, article, "0.0254", "2"])
+    _append(data / "transactions_train.csv", extra)
+    return planted, section
+
+
+def plant_rebuyers(data: Path, exclude: list[str]) -> dict[str, tuple[str, str]]:
+    """REBUYERS customers (none of `exclude`) who, every week, buy a new two-colour product and,
+    the week after, the same product in its other colour. Returns each rebuyer's last pair (bought
+    in the last week before the held-out one, its other colour expected in the held-out week):
+    {customer_id: (article bought, its other colour)}."""
+    by_product: dict[str, list[str]] = {}
+    for row in _rows(data / "articles.csv")[1:]:
+        by_product.setdefault(row[1], []).append(row[0])
+    pairs = sorted(tuple(sorted(ids)) for ids in by_product.values() if len(ids) == 2)
+    customers = sorted(set(r[0] for r in _rows(data / "customers.csv")[1:]) - set(exclude))
+    last = max(dt.date.fromisoformat(r[0]) for r in _rows(data / "transactions_train.csv")[1:])
+    rng = random.Random(7)
+    chosen = rng.sample(customers, REBUYERS)
+    extra, expected = [], {}
+    for customer in chosen:
+        previous = None
+        for week in range(REBUY_WEEKS, -1, -1):  # week 0: the last 7 days (the held-out week of train)
+            day = last - dt.timedelta(days=7 * week + rng.randrange(7))
+            first, second = rng.sample(rng.choice(pairs), 2)
+            extra.append([day.isoformat(), customer, first, "0.0254", "2"])
+            if previous:
+                extra.append([day.isoformat(), customer, previous[1], "0.0254", "2"])
+            previous = (first, second)
+            if week == 1:
+                expected[customer] = previous
+    _append(data / "transactions_train.csv", extra)
+    return expected
+
+
+TRAIN_ARGS = ("--epochs", "4", "--batch-size", "256", "--dim", "32", "--learning-rate", "0.01",
+              "--ranker-weeks", "3")
 
 
 @pytest.fixture(scope="session")
-def trained_world(tmp_path_factory) -> dict[str, Path]:
-    """One tiny world (seed 3, with a customer in sample_submission.csv the database does not
-    know), its database and one trained run (two-tower and ranker), made once for the session.
-    Read it as it is, or copy it (`copy_world`) before changing anything."""
+def trained_world(tmp_path_factory) -> dict:
+    """The one trained world of the suite, made once: a tiny world (seed 1) with two plants with
+    known answers (PLANTED customers of one narrow taste for the two-tower, REBUYERS of the other
+    colour for the ranker: different customers) and a customer in sample_submission.csv the
+    database does not know; its database and one trained run (TRAIN_ARGS: two-tower and ranker).
+    Read it as it is, or copy it (`copy_world`) before changing anything.
+
+    Returns:
+        {"data", "ws", "planted", "section", "expected"} (see plant_taste, plant_rebuyers).
+    """
     from typer.testing import CliRunner
     from hmbatch.cli import app
     root = tmp_path_factory.mktemp("shared world")
@@ -94,17 +173,19 @@ def trained_world(tmp_path_factory) -> dict[str, Path]:
         result = runner.invoke(app, [str(a) for a in args])
         assert result.exit_code == 0, result.output
 
-    invoke("synth", data, "--scale", "tiny", "--seed", "3")
-    with open(data / "sample_submission.csv", "a") as handle:
-        handle.write(f"{UNKNOWN_CUSTOMER},0108775015\n")
+    invoke("synth", data, "--scale", "tiny", "--seed", "1")
+    planted, section = plant_taste(data)
+    expected = plant_rebuyers(data, exclude=planted)
+    _append(data / "sample_submission.csv", [[UNKNOWN_CUSTOMER, "0108775015"]])
     invoke("build-db", data, "--workspace", ws)
-    invoke("train", "--workspace", ws, "--epochs", "2", "--weeks", "2", "--dim", "16", "--batch-size", "256")
-    return {"data": data, "ws": ws}
+    invoke("train", "--workspace", ws, *TRAIN_ARGS)
+    return {"data": data, "ws": ws, "planted": planted, "section": section, "expected": expected}
 
 
-def copy_world(world: dict[str, Path], root: Path, data: str = "data", ws: str = "ws") -> dict[str, Path]:
-    """A copy of the shared world's data folder and workspace under `root`, named `data` and `ws`."""
+def copy_world(world: dict, root: Path, data: str = "data", ws: str = "ws") -> dict:
+    """A copy of the shared world's data folder and workspace under `root`, named `data` and `ws`
+    (its other keys as they are)."""
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(world["data"], root / data)
     shutil.copytree(world["ws"], root / ws)
-    return {"data": root / data, "ws": root / ws}
+    return {**world, "data": root / data, "ws": root / ws}

@@ -57,9 +57,12 @@ def cycle(tmp_path_factory):
     week_earlier(data, before)
     first = invoke("run", before, "--workspace", ws, "--out", root / "sub.csv")
     first_final = current(ws)
+    shutil.copytree(ws, root / "ws last week")
+    shutil.copy(root / "sub.csv", root / "sub last week.csv")
     second = invoke("run", data, "--workspace", ws, "--out", root / "sub.csv")
     return {"root": root, "data": data, "ws": ws, "first": first.output, "second": second.output,
-            "first_final": first_final, "final": current(ws)}
+            "first_final": first_final, "final": current(ws), "ws_before": root / "ws last week",
+            "sub_before": root / "sub last week.csv"}
 
 
 def test_run_does_the_whole_cycle(cycle):
@@ -96,15 +99,17 @@ def test_cold_start_is_asked_for(cycle, tmp_path):
     assert manifest(current(ws))["warm_start"] == {"from": None, "why": "--cold-start"}
 
 
-@pytest.mark.parametrize("point,step", [("build-db:03_transactions", "1/6 (build-db)"),
-                                        ("train:fit", "2/6 (train --holdout-days 7)"),
-                                        ("run:6", "6/6 (report)")])
-def test_an_interrupted_run_keeps_the_workspace(cycle, tmp_path, point, step):
+@pytest.mark.parametrize("point,step,week", [("build-db:03_transactions", "1/6 (build-db)", "this"),
+                                             ("train:fit", "2/6 (train --holdout-days 7)", "this"),
+                                             ("run:6", "6/6 (report)", "last")])
+def test_an_interrupted_run_keeps_the_workspace(cycle, tmp_path, point, step, week):
     """SIGTERM at any step: exit 130, the step named, and the database, the current model and the
-    submission as they were before the command."""
+    submission as they were before the command. The workspace is the cycle's as it is now, or,
+    to reach the last step sooner, as it was last week (then the run is this week's again: its
+    validation training has nothing new to learn)."""
     ws, sub = tmp_path / "ws", tmp_path / "sub.csv"
-    shutil.copytree(cycle["ws"], ws)
-    shutil.copy(cycle["root"] / "sub.csv", sub)
+    shutil.copytree(cycle["ws"] if week == "this" else cycle["ws_before"], ws)
+    shutil.copy(cycle["root"] / "sub.csv" if week == "this" else cycle["sub_before"], sub)
     before = {"db": (ws / "hmbatch.duckdb").read_bytes(), "current": (ws / "models" / "CURRENT").read_text(),
               "sub": sub.read_bytes()}
     proc = subprocess.Popen([HMBATCH, "run", str(cycle["data"]), "--workspace", str(ws), "--out", str(sub)],

@@ -6,62 +6,27 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import copy_world
 from hmbatch.cli import app
 
 runner = CliRunner()
-PLANTED = 40
 
 
 def invoke(*args: str):
     return runner.invoke(app, [str(a) for a in args])
 
 
-def plant_taste(data: Path) -> tuple[list[str], str]:
-    """Adds PLANTED customers who buy only articles of one section, weekly, for 12 weeks."""
-    with open(data / "articles.csv", newline="") as handle:
-        articles = list(csv.DictReader(handle))
-    with open(data / "transactions_train.csv", newline="") as handle:
-        rows = list(csv.reader(handle))
-    last = max(dt.date.fromisoformat(r[0]) for r in rows[1:])
-    by_section: dict[str, list[str]] = {}
-    for a in articles:
-        by_section.setdefault(a["section_name"], []).append(a["article_id"])
-    # the smallest section with at least 15 articles: a taste far from the average customer's
-    section, pool = min(((s, p) for s, p in by_section.items() if len(p) >= 15), key=lambda kv: len(kv[1]))
-    pool = sorted(pool)[:20]
-    with open(data / "customers.csv", newline="") as handle:
-        customers = [r["customer_id"] for r in csv.DictReader(handle)]
-    rng = random.Random(3)
-    planted = rng.sample(customers, PLANTED)
-    extra = []
-    for customer in planted:
-        for week in range(14):
-            day = last - dt.timedelta(days=7 * week + rng.randrange(7))
-            for article in rng.sample(pool, 3):
-                extra.append([day.isoformat(), customer, article, "0.0254", "2"])
-    with open(data / "transactions_train.csv", "a", newline="") as handle:
-        csv.writer(handle, lineterminator="\n").writerows(extra)
-    return planted, section
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("world")
-    data, ws = root / "data", root / "ws"
-    assert invoke("synth", data, "--scale", "tiny", "--seed", "1").exit_code == 0
-    planted, section = plant_taste(data)
-    assert invoke("build-db", data, "--workspace", ws).exit_code == 0
-    result = invoke("train", "--workspace", ws, "--epochs", "4", "--batch-size", "256", "--dim", "32",
-                    "--learning-rate", "0.01")
-    assert result.exit_code == 0, result.output
-    return {"data": data, "ws": ws, "planted": planted, "section": section}
+def world(trained_world, tmp_path_factory):
+    """A copy of the shared world (conftest.trained_world: its planted taste, PLANTED customers
+    who buy only from one small section): these tests evaluate, tune and train it further."""
+    return copy_world(trained_world, tmp_path_factory.mktemp("world"))
 
 
 def current_run(ws: Path) -> Path:
@@ -70,8 +35,9 @@ def current_run(ws: Path) -> Path:
 
 def test_loss_falls_and_manifest(world):
     manifest = json.loads((current_run(world["ws"]) / "manifest.json").read_text())
-    losses = [e["loss"] for e in manifest["training"]["epochs"]]
-    assert losses[-1] < losses[0]
+    # the first training's epochs (the weekly continuations after it each see other weeks)
+    losses = [e["loss"] for e in manifest["training"]["epochs"] if e["stage"] == 0]
+    assert len(losses) == 4 and losses[-1] < losses[0]
     assert manifest["config"]["holdout_days"] == 7 and manifest["fingerprint"]
     assert 0 <= manifest["retrieval"]["recall@12"] <= manifest["retrieval"]["recall@100"] <= 1
 
@@ -304,17 +270,17 @@ def test_interrupted_submit_leaves_no_file(world, tmp_path, monkeypatch):
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
-def test_same_seed_same_model(world, tmp_path):
+def test_same_seed_same_model(without_ranker, tmp_path):
+    """The same options and seed on the same database train the same model (losses, embeddings)."""
     import shutil
     ws2 = tmp_path / "again"
     ws2.mkdir()
-    shutil.copy(world["ws"] / "hmbatch.duckdb", ws2 / "hmbatch.duckdb")
-    args = ("--epochs", "4", "--batch-size", "256", "--dim", "32", "--learning-rate", "0.01")
-    assert invoke("train", "--workspace", ws2, *args).exit_code == 0
-    first = json.loads((current_run(world["ws"]) / "manifest.json").read_text())
+    shutil.copy(without_ranker / "hmbatch.duckdb", ws2 / "hmbatch.duckdb")
+    assert invoke("train", "--workspace", ws2, *NO_RANKER_ARGS).exit_code == 0
+    first = json.loads((current_run(without_ranker) / "manifest.json").read_text())
     second = json.loads((current_run(ws2) / "manifest.json").read_text())
     assert [e["loss"] for e in first["training"]["epochs"]] == [e["loss"] for e in second["training"]["epochs"]]
-    np.testing.assert_array_equal(np.load(current_run(world["ws"]) / "customer_embeddings.npy"),
+    np.testing.assert_array_equal(np.load(current_run(without_ranker) / "customer_embeddings.npy"),
                                   np.load(current_run(ws2) / "customer_embeddings.npy"))
 
 
@@ -337,7 +303,7 @@ def test_candidate_recall_adds_up_over_chunks(world, monkeypatch):
     from hmbatch.retrieve import Retriever
     from hmbatch.serving import Serving
     from hmbatch.workspace import Workspace
-    monkeypatch.setattr(evaluate_mod, "RANKER_CHUNK", 7)
+    monkeypatch.setattr(evaluate_mod, "RANKER_CHUNK", 50)
     chunked = evaluate_mod.evaluate(Workspace(world["ws"]), ("ranker",))["candidate_recall"]
     r = Retriever.open(Workspace(world["ws"]))
     try:
@@ -348,7 +314,7 @@ def test_candidate_recall_adds_up_over_chunks(world, monkeypatch):
             r.con, ranker.purchases_between(r.con, r.cutoff, r.cutoff + dt.timedelta(days=days)))
     finally:
         r.con.close()
-    assert len(truth.customers) > 7 and whole["purchases"] == chunked["purchases"] > 0
+    assert len(truth.customers) > 2 * 50 and whole["purchases"] == chunked["purchases"] > 0
     for source, curve in whole["sources"].items():
         assert chunked["sources"][source] == pytest.approx(curve), source
     assert whole["sources"]["union"][-1] > 0
@@ -397,26 +363,42 @@ def test_final_model_carries_tuned_blend_over(world):
     assert invoke("submit", "--workspace", world["ws"]).exit_code == 0
 
 
-def test_with_customer_id_trains_and_reloads(world, tmp_path):
+NO_RANKER_ARGS = ("--customer-id", "--ranker", "none", "--epochs", "2", "--dim", "8")
+
+
+@pytest.fixture(scope="module")
+def without_ranker(world, tmp_path_factory) -> Path:
+    """A workspace of the same database whose run has no ranker and a customer id embedding
+    (`--customer-id --ranker none`)."""
+    import shutil
+    ws = tmp_path_factory.mktemp("no ranker") / "with id"
+    ws.mkdir()
+    shutil.copy(world["ws"] / "hmbatch.duckdb", ws / "hmbatch.duckdb")
+    result = invoke("train", "--workspace", ws, *NO_RANKER_ARGS)
+    assert result.exit_code == 0, result.output
+    return ws
+
+
+def test_with_customer_id_trains_and_reloads(without_ranker):
     """`--customer-id` (the default has none: the customer tower is attributes and history only):
     the run trains with a per-customer id embedding, and its reloaded towers give the saved
     embeddings (the path of customers added later, with no trained id)."""
-    import shutil
     from hmbatch import features
     from hmbatch.data import connect_read_only
     from hmbatch.model import embed, load_model
     from hmbatch.workspace import Workspace
-    ws = tmp_path / "with id"
-    ws.mkdir()
-    shutil.copy(world["ws"] / "hmbatch.duckdb", ws / "hmbatch.duckdb")
-    result = invoke("train", "--workspace", ws, "--customer-id", "--ranker", "none", "--epochs", "1",
-                    "--dim", "8")
-    assert result.exit_code == 0, result.output
-    run = current_run(ws)
+    run = current_run(without_ranker)
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["config"]["use_customer_id"] is True
-    con = connect_read_only(Workspace(ws))
+    con = connect_read_only(Workspace(without_ranker))
     custs = features.customer_features_at(con, dt.date.fromisoformat(manifest["cutoff"]) + dt.timedelta(days=1))
     con.close()
     np.testing.assert_allclose(embed(load_model(run, manifest).query_model, custs),
                                np.load(run / "customer_embeddings.npy"), rtol=1e-4, atol=1e-4)
+
+
+def test_ranker_strategy_without_a_ranker_is_one_line(without_ranker):
+    result = invoke("query", "f" * 64, "--strategy", "ranker", "--workspace", without_ranker)
+    assert result.exit_code == 1 and "has no ranker" in result.output
+    result = invoke("query", "f" * 64, "--json", "--workspace", without_ranker)
+    assert result.exit_code == 0 and json.loads(result.stdout)["strategy"] == "blend"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import random
 import shutil
 from pathlib import Path
 
@@ -20,8 +19,6 @@ from hmbatch.data import connect_read_only
 from hmbatch.workspace import Workspace
 
 runner = CliRunner()
-REBUYERS = 200
-WEEKS = 10
 
 
 def invoke(*args):
@@ -35,55 +32,21 @@ def read_rows(path: Path) -> list[list[str]]:
         return list(csv.reader(handle))
 
 
-def plant_rebuyers(data: Path) -> dict[str, tuple[str, str]]:
-    """REBUYERS customers who, every week, buy a new two-colour product and, the week after, the
-    same product in its other colour. Returns each rebuyer's last pair (bought in the last week of
-    the data, expected in the held-out week): {customer_id: (article bought, its other colour)}."""
-    articles = read_rows(data / "articles.csv")[1:]
-    by_product: dict[str, list[str]] = {}
-    for row in articles:
-        by_product.setdefault(row[1], []).append(row[0])
-    pairs = sorted(tuple(sorted(ids)) for ids in by_product.values() if len(ids) == 2)
-    customers = [r[0] for r in read_rows(data / "customers.csv")[1:]]
-    last = max(dt.date.fromisoformat(r[0]) for r in read_rows(data / "transactions_train.csv")[1:])
-    rng = random.Random(7)
-    chosen = rng.sample(customers, REBUYERS)
-    extra, expected = [], {}
-    for customer in chosen:
-        previous = None
-        for week in range(WEEKS, -1, -1):  # week 0: the last 7 days (the held-out week of train)
-            day = last - dt.timedelta(days=7 * week + rng.randrange(7))
-            first, second = rng.sample(rng.choice(pairs), 2)
-            extra.append([day.isoformat(), customer, first, "0.0254", "2"])
-            if previous:
-                extra.append([day.isoformat(), customer, previous[1], "0.0254", "2"])
-            previous = (first, second)
-            if week == 1:
-                expected[customer] = previous
-    with open(data / "transactions_train.csv", "a", newline="") as handle:
-        csv.writer(handle, lineterminator="\n").writerows(extra)
-    return expected
-
-
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ranker world")
-    data, ws = root / "data", root / "ws"
-    invoke("synth", data, "--scale", "tiny", "--seed", "1")
-    expected = plant_rebuyers(data)
-    invoke("build-db", data, "--workspace", ws)
-    invoke("train", "--workspace", ws, "--epochs", "1", "--dim", "16", "--ranker-weeks", "3")
-    return {"data": data, "ws": ws, "expected": expected}
+def world(trained_world):
+    """The shared world (conftest.trained_world), read only: its REBUYERS buy the other colour of
+    last week's product, its run has the ranker with the two-tower's sources and features."""
+    return trained_world
 
 
 def current_run(ws: Path) -> Path:
     return ws / "models" / (ws / "models" / "CURRENT").read_text().strip()
 
 
-def test_planted_rule_is_learned(world):
+def test_planted_rule_is_learned(world, tmp_path):
     """Rebuyers' held-out purchase is the other colour of last week's product: the ranker puts it
     in the top 12 for most of them; last week's best sellers almost never do."""
-    out = Path(world["ws"]) / "sub.csv"
+    out = tmp_path / "sub.csv"
     invoke("submit", "--out", out, "--workspace", world["ws"])
     lists = {r[0]: r[1].split() for r in read_rows(out)[1:]}
     found = [world["expected"][c][1].zfill(10) in lists[c] for c in world["expected"]]
@@ -139,14 +102,23 @@ def snapshots_of(ws: Path, end: dt.date, label_weeks: int, folder: Path, buyers_
     return snaps
 
 
-def test_no_leakage_from_a_planted_future_purchase(world, tmp_path):
+@pytest.fixture(scope="module")
+def carried(world, tmp_path_factory) -> tuple[dt.date, dict]:
+    """(the run's cut-off, the two-tower carried week by week to it and snapshotted at its 3 label
+    weeks), trained once for the tests below."""
+    manifest = json.loads((current_run(world["ws"]) / "manifest.json").read_text())
+    cutoff = dt.date.fromisoformat(manifest["cutoff"])
+    return cutoff, snapshots_of(world["ws"], cutoff, 3, tmp_path_factory.mktemp("snapshots"))
+
+
+def test_no_leakage_from_a_planted_future_purchase(world, carried, tmp_path):
     """Purchases dated after a cut-off change no candidate and no feature of that cut-off, the
     two-tower's snapshot at it (carried week by week) and its two sources and features included."""
+    end, before_snaps = carried
+    cutoff = end - dt.timedelta(days=14)  # the first label week: the model continues past it
     data = tmp_path / "data"
     shutil.copytree(world["data"], data)
     rows = read_rows(data / "transactions_train.csv")[1:]
-    last = max(dt.date.fromisoformat(r[0]) for r in rows)
-    cutoff = last - dt.timedelta(days=21)
     customer, article = rows[-1][1], rows[0][2]
     future = [[(cutoff + dt.timedelta(days=d)).isoformat(), customer, article, "0.5", "1"] for d in (1, 3, 9)]
     with open(data / "transactions_train.csv", "a", newline="") as handle:
@@ -157,8 +129,7 @@ def test_no_leakage_from_a_planted_future_purchase(world, tmp_path):
         "SELECT DISTINCT customer_idx FROM transactions WHERE t_dat <= ? ORDER BY 1", [cutoff]).fetchall()])
     con.close()
     # the snapshot at `cutoff` is taken before the model continues into the planted week
-    snaps = [snapshots_of(ws, cutoff + dt.timedelta(days=14), 2, tmp_path / name)[cutoff]
-             for ws, name in ((world["ws"], "before"), (tmp_path / "ws", "after"))]
+    snaps = [before_snaps[cutoff], snapshots_of(tmp_path / "ws", end, 3, tmp_path / "after")[cutoff]]
     for name in ("customer_emb", "article_emb", "article_ids"):
         np.testing.assert_array_equal(snaps[0][name], snaps[1][name], err_msg=name)
     before = features_at(world["ws"], cutoff, active, snaps[0])
@@ -169,28 +140,25 @@ def test_no_leakage_from_a_planted_future_purchase(world, tmp_path):
         np.testing.assert_array_equal(before[name], after[name], err_msg=name)
 
 
-def test_snapshots_follow_the_weeks(world, tmp_path):
+def test_snapshots_follow_the_weeks(carried):
     """Each label week gets its own snapshot, taken before the model trains on that week: the
     carried model moves between snapshots."""
-    con = connect_read_only(Workspace(world["ws"]))
-    last = con.execute("SELECT max(t_dat) FROM transactions").fetchone()[0]
-    con.close()
-    snaps = snapshots_of(world["ws"], last, 2, tmp_path)
-    assert sorted(snaps) == [last - dt.timedelta(days=14), last - dt.timedelta(days=7)]
-    first, second = (snaps[w]["article_emb"] for w in sorted(snaps))
-    assert first.shape == second.shape and not np.array_equal(first, second)
+    end, snaps = carried
+    assert sorted(snaps) == [end - dt.timedelta(days=d) for d in (21, 14, 7)]
+    embs = [snaps[w]["article_emb"] for w in sorted(snaps)]
+    for first, second in zip(embs, embs[1:]):
+        assert first.shape == second.shape and not np.array_equal(first, second)
 
 
-def test_a_label_weeks_snapshot_of_its_buyers_holds_their_rows(world, tmp_path):
-    """`train` snapshots only each label week's buyers (all the week scores): their rows are the
+def test_a_label_weeks_snapshot_of_its_buyers_holds_their_rows(world, carried, tmp_path):
+    """`train` snapshots only each label week's buyers (all a week scores): their rows are the
     whole snapshot's, the other customers raise instead of reading a wrong row."""
+    end, whole = carried
     con = connect_read_only(Workspace(world["ws"]))
-    last = con.execute("SELECT max(t_dat) FROM transactions").fetchone()[0]
     bought = {w: set(np.unique(ranker.purchases_between(con, w, w + dt.timedelta(days=7))["customer_idx"]).tolist())
-              for w in (last - dt.timedelta(days=14), last - dt.timedelta(days=7))}
+              for w in whole}
     con.close()
-    whole = snapshots_of(world["ws"], last, 2, tmp_path / "whole")
-    some = snapshots_of(world["ws"], last, 2, tmp_path / "some", buyers_only=True)
+    some = snapshots_of(world["ws"], end, 3, tmp_path / "some", buyers_only=True)
     for week, buyers in bought.items():
         rows = some[week]["customer_emb"]
         assert sorted(rows.customer_idx.tolist()) == sorted(buyers) and len(rows) == len(whole[week]["customer_emb"])
@@ -203,18 +171,15 @@ def test_a_label_weeks_snapshot_of_its_buyers_holds_their_rows(world, tmp_path):
 
 
 @pytest.mark.parametrize("two_tower", [True, False])
-def test_ranker_training_is_deterministic(world, tmp_path, two_tower):
-    con = connect_read_only(Workspace(world["ws"]))
-    run = current_run(world["ws"])
-    manifest = json.loads((run / "manifest.json").read_text())
-    cutoff = dt.date.fromisoformat(manifest["cutoff"])
-    con.close()
-    snaps = snapshots_of(world["ws"], cutoff, 3, tmp_path / "snaps") if two_tower else None
+def test_ranker_training_is_deterministic(world, carried, tmp_path, two_tower):
+    manifest = json.loads((current_run(world["ws"]) / "manifest.json").read_text())
+    cutoff, snaps = carried
     con = connect_read_only(Workspace(world["ws"]))
     config = ranker.RankerConfig(two_tower=two_tower, weeks=3)
     for name in ("a", "b"):
         (tmp_path / name).mkdir()
-        ranker.train_ranker(tmp_path / name, con, cutoff, manifest, config, log=lambda *_: None, snapshots=snaps)
+        ranker.train_ranker(tmp_path / name, con, cutoff, manifest, config, log=lambda *_: None,
+                            snapshots=snaps if two_tower else None)
     con.close()
     assert (tmp_path / "a" / "ranker" / "model.txt").read_bytes() == (tmp_path / "b" / "ranker" / "model.txt").read_bytes()
     names = json.loads((tmp_path / "a" / "ranker" / "ranker.json").read_text())["features"]
@@ -238,13 +203,3 @@ def test_query_equals_submit_for_the_ranker(world, tmp_path):
 def test_unknown_customer_gets_the_cold_start_list(world):
     result = json.loads(invoke("query", "f" * 64, "--json", "--workspace", world["ws"]).stdout)
     assert not result["known"] and len(result["items"]) == 12 and result["note"]
-
-
-def test_ranker_strategy_without_a_ranker_is_one_line(world, tmp_path):
-    ws = tmp_path / "ws"
-    invoke("build-db", world["data"], "--workspace", ws)
-    invoke("train", "--workspace", ws, "--epochs", "1", "--dim", "8", "--ranker", "none")
-    result = runner.invoke(app, ["query", "f" * 64, "--strategy", "ranker", "--workspace", str(ws)])
-    assert result.exit_code == 1 and "has no ranker" in result.output
-    result = runner.invoke(app, ["query", "f" * 64, "--json", "--workspace", str(ws)])
-    assert result.exit_code == 0 and json.loads(result.stdout)["strategy"] == "blend"

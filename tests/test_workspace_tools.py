@@ -72,7 +72,7 @@ def test_status_of_a_trained_workspace(world):
     assert db["first_date"] < db["last_date"] and db["tables"]["transactions"] > 0
     [model] = out["models"]
     assert model["current"] and out["current"] == model["name"] and model["matches_database"] is True
-    assert model["holdout_days"] == 7 and model["options"]["dim"] == 16
+    assert model["holdout_days"] == 7 and model["options"]["dim"] == 32
     assert model["evaluation"] == {k: v["map@12"] for k, v in world["evaluation"]["results"].items()}
     assert [s["name"] for s in out["submissions"]] == [f"submission-{model['name']}-ranker.csv"]
     assert "trained on this database" in run_ok("status", "--workspace", world["ws"]).stdout
@@ -224,7 +224,7 @@ def test_report_without_held_out_week(world, tmp_path):
     ws.mkdir()
     shutil.copy(world["ws"] / "hmbatch.duckdb", ws / "hmbatch.duckdb")
     run_ok("train", "--holdout-days", "0", "--workspace", ws, "--epochs", "1", "--weeks", "2", "--dim", "16",
-           "--cold-start")
+           "--ranker-weeks", "2", "--cold-start")
     result = run_ok("report", "--out", tmp_path / "r.html", "--workspace", ws)
     assert "missing:" in result.stdout and "--holdout-days 0" in result.stdout
     html = (tmp_path / "r.html").read_text()
