@@ -368,7 +368,8 @@ def _worlds_section(r: dict) -> list[str]:
         als = m.get(ALS)
         als_txt = f"{als:.5f} ({als / best:.2f}x)" if als is not None else "not installed"
         tt = m.get("two-tower", 0)
-        lines.append(f"| {w['strength']:g} | {w['seed']} | {w['buyers']:,} | {m.get(BEST, 0):.5f} | "
+        seed = f"{w['seed']} ({w['note']})" if w.get("note") else f"{w['seed']}"
+        lines.append(f"| {w['strength']:g} | {seed} | {w['buyers']:,} | {m.get(BEST, 0):.5f} | "
                      f"{m.get(RECENT, 0):.5f} ({m.get(RECENT, 0) / best:.2f}x) | {als_txt} | "
                      f"{tt:.5f} ({tt / best:.2f}x) | {m['ranker']:.5f} ({m['ranker'] / best:.2f}x) | "
                      f"{_without(ab)} | {_part(ab)} | {m['ranker'] / strong:.2f}x | "
