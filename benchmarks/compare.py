@@ -134,7 +134,7 @@ def ranker_ablation(ws: str, seeds: str = "0") -> dict:
     import tempfile
     from hmbatch.evaluate import held_out, ranker_lists
     from hmbatch.metrics import map_at_k_matrix
-    from hmbatch.ranker import SET_FILES, SETS, Ranker, RankerConfig, fit, train_ranker
+    from hmbatch.ranker import Ranker, RankerConfig, fit, label_weeks, reusable_sets, train_ranker
     from hmbatch.candidates import attach_context
     from hmbatch.retrieve import Retriever
     from hmbatch.serving import Serving
@@ -172,11 +172,14 @@ def ranker_ablation(ws: str, seeds: str = "0") -> dict:
         without = {own.seed: score(copy)}
         score_s = time.perf_counter() - started
 
+        weeks = label_weeks(r.cutoff, own.weeks)
+
         def refit(run_dir: Path, cfg: RankerConfig, seed: int):
-            rk = json.loads((run_dir / "ranker" / "ranker.json").read_text())
-            sets = [tuple(np.load(run_dir / "ranker" / SETS / week / f"{n}.npy") for n in SET_FILES)
-                    for week in rk["label_weeks"]]
-            return fit(sets, rk["features"], dataclasses.replace(cfg, seed=seed), log=lambda *a: None)[0]
+            sets = reusable_sets(run_dir, cfg, weeks)  # the ones the warm start reads
+            if not all(w in sets for w in weeks):
+                raise SystemExit(f"{run_dir.name}: the ranker's label-week sets are not all saved")
+            return fit([sets[w] for w in weeks], sets["features"], dataclasses.replace(cfg, seed=seed),
+                       log=lambda *a: None)[0]
 
         for seed in (int(s) for s in seeds.split(",")):
             if seed == own.seed:

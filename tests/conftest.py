@@ -84,12 +84,14 @@ REBUYERS = 200  # customers who buy the other colour of last week's product (for
 REBUY_WEEKS = 10
 
 
-def _rows(path: Path) -> list[list[str]]:
+def read_rows(path: Path) -> list[list[str]]:
+    """Every row of a CSV file, its header first."""
     with open(path, newline="") as handle:
         return list(csv.reader(handle))
 
 
-def _append(path: Path, rows: list[list[str]]) -> None:
+def append_rows(path: Path, rows: list[list[str]]) -> None:
+    """Appends rows to a CSV file (the synthetic files' line ends)."""
     with open(path, "a", newline="") as handle:
         csv.writer(handle, lineterminator="\n").writerows(rows)
 
@@ -99,14 +101,14 @@ def plant_taste(data: Path) -> tuple[list[str], str]:
     Returns (their customer ids, the section's name)."""
     with open(data / "articles.csv", newline="") as handle:
         articles = list(csv.DictReader(handle))
-    last = max(dt.date.fromisoformat(r[0]) for r in _rows(data / "transactions_train.csv")[1:])
+    last = max(dt.date.fromisoformat(r[0]) for r in read_rows(data / "transactions_train.csv")[1:])
     by_section: dict[str, list[str]] = {}
     for a in articles:
         by_section.setdefault(a["section_name"], []).append(a["article_id"])
     # the smallest section with at least 15 articles: a taste far from the average customer's
     section, pool = min(((s, p) for s, p in by_section.items() if len(p) >= 15), key=lambda kv: len(kv[1]))
     pool = sorted(pool)[:20]
-    customers = [r[0] for r in _rows(data / "customers.csv")[1:]]
+    customers = [r[0] for r in read_rows(data / "customers.csv")[1:]]
     rng = random.Random(3)
     planted = rng.sample(customers, PLANTED)
     extra = []
@@ -115,7 +117,7 @@ def plant_taste(data: Path) -> tuple[list[str], str]:
             day = last - dt.timedelta(days=7 * week + rng.randrange(7))
             for article in rng.sample(pool, 3):
                 extra.append([day.isoformat(), customer, article, "0.0254", "2"])
-    _append(data / "transactions_train.csv", extra)
+    append_rows(data / "transactions_train.csv", extra)
     return planted, section
 
 
@@ -125,11 +127,11 @@ def plant_rebuyers(data: Path, exclude: list[str]) -> dict[str, tuple[str, str]]
     in the last week before the held-out one, its other colour expected in the held-out week):
     {customer_id: (article bought, its other colour)}."""
     by_product: dict[str, list[str]] = {}
-    for row in _rows(data / "articles.csv")[1:]:
+    for row in read_rows(data / "articles.csv")[1:]:
         by_product.setdefault(row[1], []).append(row[0])
     pairs = sorted(tuple(sorted(ids)) for ids in by_product.values() if len(ids) == 2)
-    customers = sorted(set(r[0] for r in _rows(data / "customers.csv")[1:]) - set(exclude))
-    last = max(dt.date.fromisoformat(r[0]) for r in _rows(data / "transactions_train.csv")[1:])
+    customers = sorted(set(r[0] for r in read_rows(data / "customers.csv")[1:]) - set(exclude))
+    last = max(dt.date.fromisoformat(r[0]) for r in read_rows(data / "transactions_train.csv")[1:])
     rng = random.Random(7)
     chosen = rng.sample(customers, REBUYERS)
     extra, expected = [], {}
@@ -144,7 +146,7 @@ def plant_rebuyers(data: Path, exclude: list[str]) -> dict[str, tuple[str, str]]
             previous = (first, second)
             if week == 1:
                 expected[customer] = previous
-    _append(data / "transactions_train.csv", extra)
+    append_rows(data / "transactions_train.csv", extra)
     return expected
 
 
@@ -176,7 +178,7 @@ def trained_world(tmp_path_factory) -> dict:
     invoke("synth", data, "--scale", "tiny", "--seed", "1")
     planted, section = plant_taste(data)
     expected = plant_rebuyers(data, exclude=planted)
-    _append(data / "sample_submission.csv", [[UNKNOWN_CUSTOMER, "0108775015"]])
+    append_rows(data / "sample_submission.csv", [[UNKNOWN_CUSTOMER, "0108775015"]])
     invoke("build-db", data, "--workspace", ws)
     invoke("train", "--workspace", ws, *TRAIN_ARGS)
     return {"data": data, "ws": ws, "planted": planted, "section": section, "expected": expected}

@@ -3,7 +3,6 @@ against the raw file, no leakage from a planted future purchase, determinism, an
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import json
 import shutil
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from conftest import append_rows, read_rows
 from hmbatch import candidates, ranker
 from hmbatch.cli import app
 from hmbatch.data import connect_read_only
@@ -25,11 +25,6 @@ def invoke(*args):
     result = runner.invoke(app, [str(a) for a in args])
     assert result.exit_code == 0, result.output
     return result
-
-
-def read_rows(path: Path) -> list[list[str]]:
-    with open(path, newline="") as handle:
-        return list(csv.reader(handle))
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +116,7 @@ def test_no_leakage_from_a_planted_future_purchase(world, carried, tmp_path):
     rows = read_rows(data / "transactions_train.csv")[1:]
     customer, article = rows[-1][1], rows[0][2]
     future = [[(cutoff + dt.timedelta(days=d)).isoformat(), customer, article, "0.5", "1"] for d in (1, 3, 9)]
-    with open(data / "transactions_train.csv", "a", newline="") as handle:
-        csv.writer(handle, lineterminator="\n").writerows(future * 5)
+    append_rows(data / "transactions_train.csv", future * 5)
     invoke("build-db", data, "--workspace", tmp_path / "ws")
     con = connect_read_only(Workspace(world["ws"]))
     active = np.array([c for (c,) in con.execute(
