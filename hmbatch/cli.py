@@ -95,6 +95,8 @@ def train(holdout_days: int = typer.Option(TD.holdout_days, min=0, help="Days at
           temperature: float = typer.Option(TD.temperature, min=1e-3, help="Softmax temperature of the retrieval loss."),
           customer_id: bool = typer.Option(TD.use_customer_id, help="Give each customer an id embedding "
                                            "(default: none; the customer is their attributes and purchases)."),
+          id_shortcut: bool = typer.Option(TD.id_shortcut, help="Add each tower's id part (article id, pooled "
+                                           "history) to its output, so the ids score directly."),
           half_life_weeks: float = typer.Option(TD.half_life_weeks, min=0.0, help="Weeks over which an example's weight "
                                                 "halves, counted back from the cut-off (0 = equal weights)."),
           seed: int = typer.Option(TD.seed, help="Random seed."),
@@ -121,7 +123,7 @@ def train(holdout_days: int = typer.Option(TD.holdout_days, min=0, help="Days at
     quotas = parse_quotas(quota) or None
     config = train_mod.TrainConfig(holdout_days=holdout_days, weeks=weeks, epochs=epochs, dim=dim,
                                    batch_size=batch_size, learning_rate=learning_rate,
-                                   temperature=temperature, use_customer_id=customer_id,
+                                   temperature=temperature, use_customer_id=customer_id, id_shortcut=id_shortcut,
                                    half_life_weeks=half_life_weeks, seed=seed)
     with output.TrainProgress() as progress:
         run_dir = ranker_mod.train_run(Workspace.resolve(workspace), config, ranker, warm_start, progress,

@@ -102,12 +102,14 @@ class CustomerTower(tf.keras.Model):
     whatever the article ids learn, say that a collection's articles belong together, carries
     over to every customer who bought one of them, including customers never seen in training.
     Recent purchases weigh more (the 8 most recent, halving every `HISTORY_HALF` positions).
+    With `shortcut`, the pooled history is also added to the MLP's output (see `TwoTower`).
     """
 
     def __init__(self, vocab: Vocabularies, dim: int, article_ids: tf.keras.layers.Layer,
-                 use_id: bool = True):
+                 use_id: bool = True, shortcut: bool = False):
         super().__init__(name="customer_tower")
         self.use_id = use_id
+        self.shortcut = shortcut
         if use_id:
             self.id_embedding = _id_embedding(vocab.customer_ids, dim, "customer_id")
         self.article_ids = article_ids
@@ -122,28 +124,34 @@ class CustomerTower(tf.keras.Model):
         recent = tf.stack([features[n] for n in RECENT_ARTICLES], axis=1)
         mask = tf.cast(tf.not_equal(recent, 0), tf.float32)[:, :, None] * self.position_weight
         pooled = tf.reduce_sum(self.article_ids(recent) * mask, axis=1)
-        parts.append(pooled / tf.maximum(tf.reduce_sum(mask, axis=1), 1e-3))
+        pooled = pooled / tf.maximum(tf.reduce_sum(mask, axis=1), 1e-3)
+        parts.append(pooled)
         if self.use_id:
             parts.append(self.id_embedding(features["customer_idx"]))
-        return self.mlp(tf.concat(parts, axis=1))
+        out = self.mlp(tf.concat(parts, axis=1))
+        return out + pooled if self.shortcut else out
 
 
 class ArticleTower(tf.keras.Model):
     """Article id, product code (so a new colour starts from its product), attributes, and
-    time-aware features (age since first sale, recent sales)."""
+    time-aware features (age since first sale, recent sales). With `shortcut`, the id embedding
+    is also added to the MLP's output (see `TwoTower`)."""
 
-    def __init__(self, vocab: Vocabularies, dim: int):
+    def __init__(self, vocab: Vocabularies, dim: int, shortcut: bool = False):
         super().__init__(name="article_tower")
+        self.shortcut = shortcut
         self.id_embedding = _id_embedding(vocab.article_ids, dim, "article_id")
         self.code_embedding = _id_embedding(vocab.product_codes, dim, "product_code")
         self.categories = _category_embeddings(ARTICLE_CATEGORICAL, vocab.cardinality)
         self.mlp = _mlp(dim, "article_mlp")
 
     def call(self, features: dict[str, tf.Tensor]) -> tf.Tensor:
-        parts = [self.id_embedding(features["article_id"]), self.code_embedding(features["product_code"])]
+        ids = self.id_embedding(features["article_id"])
+        parts = [ids, self.code_embedding(features["product_code"])]
         parts += [self.categories[n](features[n]) for n in ARTICLE_CATEGORICAL]
         parts.append(tf.stack([features[n] for n in ARTICLE_NUMERIC], axis=1))
-        return self.mlp(tf.concat(parts, axis=1))
+        out = self.mlp(tf.concat(parts, axis=1))
+        return out + ids if self.shortcut else out
 
 
 class TwoTower(tfrs.Model):
@@ -151,13 +159,21 @@ class TwoTower(tfrs.Model):
 
     The loss is corrected for popularity with each candidate's sampling probability (log-q), and
     in-batch negatives that are the positive article itself (accidental hits) are removed.
+
+    With `shortcut` (the default of `train`), each tower adds its id part to its MLP's output:
+    the article tower its id embedding, the customer tower its pooled history of the same
+    embeddings. The score then holds a term history . article id, a factored item-to-item
+    similarity (as in FISM) that reaches the ids without passing through the MLPs, where the
+    metadata columns dominate: what the ids learn that no column names (a hidden collection's
+    articles bought by the same customers) scores directly. No weights are added.
     """
 
     def __init__(self, vocab: Vocabularies, dim: int = 64, temperature: float = 1.0,
-                 use_customer_id: bool = True):
+                 use_customer_id: bool = True, shortcut: bool = False):
         super().__init__()
-        self.candidate_model = ArticleTower(vocab, dim)
-        self.query_model = CustomerTower(vocab, dim, self.candidate_model.id_embedding, use_customer_id)
+        self.candidate_model = ArticleTower(vocab, dim, shortcut)
+        self.query_model = CustomerTower(vocab, dim, self.candidate_model.id_embedding, use_customer_id,
+                                         shortcut)
         self.task = tfrs.tasks.Retrieval(temperature=temperature, remove_accidental_hits=True)
 
     def compute_loss(self, features: dict[str, tf.Tensor], training: bool = False) -> tf.Tensor:
@@ -206,7 +222,8 @@ def load_model(run_dir: Path, manifest: dict) -> TwoTower:
     """Rebuilds a run's two-tower model from its vocabularies and saved weights."""
     config = manifest["config"]
     tf.keras.utils.set_random_seed(config["seed"])
-    model = TwoTower(load_vocab(run_dir), config["dim"], config["temperature"], config["use_customer_id"])
+    model = TwoTower(load_vocab(run_dir), config["dim"], config["temperature"], config["use_customer_id"],
+                     config.get("id_shortcut", False))
     model.load_weights(str(run_dir / "towers" / "weights")).expect_partial()
     return model
 
@@ -229,13 +246,14 @@ def extended(old: TwoTower, old_vocab: Vocabularies, vocab: Vocabularies, config
 
     Args:
         old: a model with its weights restored (`load_model`).
-        config: the run's config (dim, temperature, use_customer_id, seed).
+        config: the run's config (dim, temperature, use_customer_id, id_shortcut, seed).
         sample: (customer columns, article columns) of a few rows, to build both models' weights.
     """
     if vocab.cardinality != old_vocab.cardinality:
         raise ValueError("the category codes changed since the earlier run")
     tf.keras.utils.set_random_seed(config["seed"])
-    new = TwoTower(vocab, config["dim"], config["temperature"], config["use_customer_id"])
+    new = TwoTower(vocab, config["dim"], config["temperature"], config["use_customer_id"],
+                   config.get("id_shortcut", False))
     for model in (old, new):
         embed(model.query_model, sample[0])
         embed(model.candidate_model, sample[1])

@@ -42,6 +42,8 @@ class TrainConfig:
         use_customer_id: whether the customer tower also has a per-customer id embedding (off by
             default: measured on the collections worlds, the ranker scores as well or better
             without one, at every scale, and the model carries no per-customer parameters).
+        id_shortcut: each tower adds its id part to its MLP's output (model.TwoTower): the score
+            gains a history . article id term, which the ids learn beyond the metadata.
         recent_days: articles sold in this many days before the cut-off form the "recent" index.
         continue_weeks: weeks of examples each weekly continuation trains on (one epoch): the
             model seen up to one label week is carried to the next by these steps.
@@ -58,6 +60,7 @@ class TrainConfig:
     learning_rate: float = 0.005
     temperature: float = 1.0
     use_customer_id: bool = False
+    id_shortcut: bool = True
     recent_days: int = 28
     continue_weeks: int = 4
     half_life_weeks: float = 0.0
@@ -142,7 +145,8 @@ def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=No
             .prefetch(2))
 
     if model is None:
-        model = model_mod.TwoTower(vocab, config.dim, config.temperature, config.use_customer_id)
+        model = model_mod.TwoTower(vocab, config.dim, config.temperature, config.use_customer_id,
+                                   config.id_shortcut)
         model.compile(optimizer=model_mod.LazyAdam(learning_rate=config.learning_rate))
     if n == 0:  # a continuation over weeks without a purchase: nothing to learn
         return model, []
@@ -362,7 +366,7 @@ def week_by_week(config: TrainConfig, con, cutoff: dt.date, label_weeks: int, fo
     return model, vocab, epochs, snapshots
 
 
-MODEL_SHAPE = ("dim", "temperature", "use_customer_id", "recent_days")
+MODEL_SHAPE = ("dim", "temperature", "use_customer_id", "id_shortcut", "recent_days")
 
 
 def warm_start(ws: Workspace, con, config: TrainConfig, cutoff: dt.date, label_weeks: int = 0,
