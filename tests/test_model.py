@@ -47,3 +47,23 @@ def test_shortcut_adds_the_id_rows_to_the_towers_outputs():
     pooled = np.stack([sum(w * row[a] for w, a in zip(weight, h)) / sum(weight[:len(h)]) for h in history])
     np.testing.assert_allclose(embed(short.query_model, custs) - embed(plain.query_model, custs), pooled,
                                atol=1e-6)
+
+
+def test_a_run_saved_without_the_shortcut_is_not_continued(tmp_path):
+    """A run trained before the shortcut (its manifest has no id_shortcut) has the other model:
+    training starts cold and says which option differs, asked for a warm start or not."""
+    import dataclasses
+    import datetime as dt
+    import json
+
+    from hmbatch.train import TrainConfig, warm_start
+    from hmbatch.workspace import Workspace
+    ws = Workspace(tmp_path)
+    run = ws.models_dir / "run-old"
+    run.mkdir(parents=True)
+    old = {k: v for k, v in dataclasses.asdict(TrainConfig()).items() if k != "id_shortcut"}
+    (run / "manifest.json").write_text(json.dumps({"config": old, "cutoff": "2020-09-15"}))
+    ws.set_current_model(run)
+    for asked in (False, True):
+        assert warm_start(ws, None, TrainConfig(), dt.date(2020, 9, 22), asked=asked) == (
+            None, "the current run run-old was trained with another --id-shortcut")
