@@ -218,12 +218,17 @@ def load_vocab(run_dir: Path) -> Vocabularies:
     return Vocabularies(**arrays, cardinality=json.loads((folder / "cardinality.json").read_text()))
 
 
+def from_config(vocab: Vocabularies, config: dict) -> TwoTower:
+    """A new two-tower of a run's saved config, its weights drawn from the run's seed. A run saved
+    before the id shortcut existed has none in its config: it was trained without one."""
+    tf.keras.utils.set_random_seed(config["seed"])
+    return TwoTower(vocab, config["dim"], config["temperature"], config["use_customer_id"],
+                    config.get("id_shortcut", False))
+
+
 def load_model(run_dir: Path, manifest: dict) -> TwoTower:
     """Rebuilds a run's two-tower model from its vocabularies and saved weights."""
-    config = manifest["config"]
-    tf.keras.utils.set_random_seed(config["seed"])
-    model = TwoTower(load_vocab(run_dir), config["dim"], config["temperature"], config["use_customer_id"],
-                     config.get("id_shortcut", False))
+    model = from_config(load_vocab(run_dir), manifest["config"])
     model.load_weights(str(run_dir / "towers" / "weights")).expect_partial()
     return model
 
@@ -251,9 +256,7 @@ def extended(old: TwoTower, old_vocab: Vocabularies, vocab: Vocabularies, config
     """
     if vocab.cardinality != old_vocab.cardinality:
         raise ValueError("the category codes changed since the earlier run")
-    tf.keras.utils.set_random_seed(config["seed"])
-    new = TwoTower(vocab, config["dim"], config["temperature"], config["use_customer_id"],
-                   config.get("id_shortcut", False))
+    new = from_config(vocab, config)
     for model in (old, new):
         embed(model.query_model, sample[0])
         embed(model.candidate_model, sample[1])
