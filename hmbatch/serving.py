@@ -96,10 +96,11 @@ def blend_signals(cols: dict[str, np.ndarray], layout: Layout) -> dict[str, np.n
             "pop": np.log1p(band) / top}
 
 
-def blend(signals: dict[str, np.ndarray], weights: dict[str, float], layout: Layout) -> np.ndarray:
-    """The blend's score grid (-inf in the empty slots)."""
+def blend(signals: dict[str, np.ndarray], weights: dict[str, float], filled: np.ndarray) -> np.ndarray:
+    """The blend's score grid (-inf in the empty slots: where `filled`, the grid of the slots
+    holding a candidate, is False)."""
     score = sum(weights[name] * signals[name] for name in BLEND_SIGNALS)
-    return np.where(layout.ids >= 0, score, -np.inf)
+    return np.where(filled, score, -np.inf)
 
 
 class Block:
@@ -238,7 +239,7 @@ class Serving:
             rank = layout.grid(np.asarray(block.cols[RANK_COLUMNS[strategy]], np.float64), np.nan)
             return -rank
         if strategy == "blend":
-            return blend(block.signals(), weights or self.weights, layout)
+            return blend(block.signals(), weights or self.weights, layout.ids >= 0)
         if strategy == "ranker":
             if "ranker_score" not in block.cols:
                 block.cols["ranker_score"] = self.ranker().score(block.cols)

@@ -177,3 +177,43 @@ def test_top_distinct_never_returns_a_repeat(k):
     for row in out:
         kept = row[row >= 0]
         assert len(set(kept.tolist())) == len(kept) == k
+
+
+def _blend_block(seed: int):
+    """A block of 60 buyers with 0 to 30 candidates each and integer signals (so that ties are
+    many), and their purchases: some among their candidates, some not."""
+    from hmbatch.metrics import Truth
+    from hmbatch.serving import Block
+    rng = np.random.default_rng(seed)
+    customers = np.arange(60, dtype=np.int64) * 3
+    sizes = rng.integers(0, 31, len(customers))
+    cust = np.repeat(customers, sizes)
+    arts = np.concatenate([rng.choice(500, n, replace=False) for n in sizes]).astype(np.int64)
+    cols = {"customer_idx": cust, "article_id": arts}
+    for name in ("tt_dot", "sales_7d", "rep_score", "band_score"):
+        cols[name] = rng.integers(0, 4, len(cust)).astype(np.float64)
+    truth = {}
+    for c, n in zip(customers.tolist(), sizes.tolist()):
+        mine = arts[cust == c]
+        bought = set(rng.choice(mine, min(n, rng.integers(0, 5)), replace=False).tolist()) if n else set()
+        truth[c] = bought | set((1000 + rng.choice(50, rng.integers(0 if bought else 1, 3))).tolist())
+    return Block(cols, customers), Truth.from_sets(truth)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_blend_map_from_hit_ranks_equals_sorting(seed):
+    """evaluate.HitRanks (MAP@12 from where the bought candidates rank) against ranking every
+    row (Layout.top, stable: ties keep the collector's order) and scoring it, for weightings
+    with ties everywhere, all-zero weights (the collector's order) among them."""
+    from hmbatch.evaluate import HitRanks
+    from hmbatch.metrics import map_at_k_matrix
+    from hmbatch.serving import blend
+    block, truth = _blend_block(seed)
+    ranks = HitRanks(block, truth)
+    for weights in ({"dot": 0.0, "log_pop": 0.0, "rep": 0.0, "pop": 0.0},
+                    {"dot": 1.0, "log_pop": 0.0, "rep": 0.0, "pop": 0.0},
+                    {"dot": 1.0, "log_pop": 0.5, "rep": 3.0, "pop": 1.0},
+                    {"dot": 0.0, "log_pop": 2.0, "rep": 100.0, "pop": 10.0}):
+        lists = block.layout.top(blend(block.signals(), weights, block.layout.ids >= 0), 12)
+        expected = float(map_at_k_matrix(lists, truth).mean())
+        assert expected > 0.05 and ranks.map(weights) == pytest.approx(expected, abs=1e-12)
