@@ -205,17 +205,21 @@ class TwoTowerSource:
         article_emb: the article tower's embedding of each of `article_ids`.
         index: FAISS index of the recent articles, vectors [embedding, ln(1 + sales last 7 days)].
         beta: the weight of the popularity coordinate in the search.
+        article_id_emb: the article id embedding's row of each of `article_ids` (None: a run
+            saved before they were kept; the id features are then NaN).
     """
 
     def __init__(self, query: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
-                 article_ids: np.ndarray, article_emb: np.ndarray, index: FaissIndex, beta: float = 1.0):
+                 article_ids: np.ndarray, article_emb: np.ndarray, index: FaissIndex, beta: float = 1.0,
+                 article_id_emb: np.ndarray | None = None):
         self.query, self.article_ids, self.article_emb = query, article_ids, article_emb
-        self.index, self.beta = index, beta
+        self.index, self.beta, self.article_id_emb = index, beta, article_id_emb
         self._similar: dict[str, np.ndarray] | None = None
 
     @classmethod
     def at_cutoff(cls, con: duckdb.DuckDBPyConnection, customer_emb: np.ndarray, article_ids: np.ndarray,
-                  article_emb: np.ndarray, beta: float = 1.0) -> "TwoTowerSource":
+                  article_emb: np.ndarray, beta: float = 1.0,
+                  article_id_emb: np.ndarray | None = None) -> "TwoTowerSource":
         """A source from saved embeddings, searching the articles sold in the 28 days up to the
         cut-off of the current context (art_ctx), weighted by their sales of its last 7 days."""
         rows = con.execute("SELECT article_id, sales_7d, sales_28d FROM art_ctx ORDER BY article_id").fetchnumpy()
@@ -231,7 +235,7 @@ class TwoTowerSource:
             out[known] = customer_emb[idx[known]]
             return out, known
 
-        return cls(query, article_ids, article_emb, index, beta)
+        return cls(query, article_ids, article_emb, index, beta, article_id_emb)
 
     def hits(self, customer_idx: np.ndarray, k: int) -> dict[str, np.ndarray]:
         """The k nearest recent articles of each known customer, as src rows."""
@@ -272,12 +276,18 @@ class TwoTowerSource:
                              "rank": rank[keep].astype(np.int32)}
         return self._similar
 
-    def history_sim(self, con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray,
-                    article_id: np.ndarray) -> np.ndarray:
-        """For each (customer, article) pair, the largest dot product of the article's embedding
-        with those of the customer's HISTORY_SIM_ITEMS latest articles of the window (temp table
-        hist): how close the learned model puts it to something bought lately, say the same
-        collection (NaN: no purchase in the window)."""
+    def history_features(self, con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray,
+                         article_id: np.ndarray) -> dict[str, np.ndarray]:
+        """For each (customer, article) pair, how close the model puts the article to the
+        customer's HISTORY_SIM_ITEMS latest articles of the window (temp table hist), say the same
+        collection (NaN: no purchase in the window):
+
+        - tt_history_sim: the largest dot product of the article embeddings;
+        - tt_id_sim, tt_id_max: the mean and the largest dot product of the article id
+          embedding's rows alone (with `article_id_emb`): an item-to-item similarity learnt only
+          from who bought what, which the metadata in the full embeddings does not drown.
+        """
+        n_out = 3 if self.article_id_emb is not None else 1
         uniq, inverse = np.unique(np.asarray(customer_idx, np.int64), return_inverse=True)
         con.register("sim_customers", {"customer_idx": uniq.astype(np.int32)})
         rows = con.execute("""SELECT customer_idx, article_id FROM (
@@ -297,14 +307,20 @@ class TwoTowerSource:
         # customer's history is gathered once, not once per candidate
         order = np.argsort(inverse, kind="stable")
         bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
-        sorted_out = np.full(len(pos), np.nan, np.float32)
+        sorted_out = np.full((n_out, len(pos)), np.nan, np.float32)
         for c in np.flatnonzero(mine[:, 0] >= 0):  # customers with a purchase in the window
             rows_ = order[bounds[c]:bounds[c + 1]]  # never empty: uniq holds the customers of the rows
-            seeds = self.article_emb[mine[c][mine[c] >= 0]]
-            sorted_out[bounds[c]:bounds[c + 1]] = (self.article_emb[pos[rows_]] @ seeds.T).max(axis=1)
-        out = np.empty(len(pos), np.float32)
-        out[order] = sorted_out
-        return out
+            seeds = mine[c][mine[c] >= 0]
+            at = slice(bounds[c], bounds[c + 1])
+            sorted_out[0, at] = (self.article_emb[pos[rows_]] @ self.article_emb[seeds].T).max(axis=1)
+            if n_out > 1:
+                ids = self.article_id_emb[pos[rows_]] @ self.article_id_emb[seeds].T
+                sorted_out[1, at], sorted_out[2, at] = ids.mean(axis=1), ids.max(axis=1)
+        out = np.empty_like(sorted_out)
+        out[:, order] = sorted_out
+        names = ("tt_history_sim", "tt_id_sim", "tt_id_max")
+        return {name: out[i] if i < n_out else np.full(len(pos), np.nan, np.float32)
+                for i, name in enumerate(names)}
 
     def dot(self, customer_idx: np.ndarray, article_id: np.ndarray) -> np.ndarray:
         """The towers' dot product of each (customer, article) pair (NaN: customer unknown)."""

@@ -40,8 +40,11 @@ FEATURE_SQL = "ranking/features.sql"
 ID_COLUMNS = ("customer_idx", "article_id", "band")  # not features: who and what (band: the age band)
 # the two-tower's features: its sources' columns and the two computed in Python (features_of)
 TT_FEATURES = tuple(c for s in candidates.SOURCES if s.two_tower for c in (s.score, s.rank)) + (
-    "tt_dot", "tt_history_sim")
+    "tt_dot", "tt_history_sim", "tt_id_sim", "tt_id_max")
 TT_BETA = 1.0  # the two-tower source's popularity weight, the same in the label weeks and at serving
+# the feature list's version, saved with each ranker: label-week sets of another version are never
+# reused, and a run whose ranker has them is not continued (2: tt_id_sim and tt_id_max added)
+FEATURE_VERSION = 2
 CHUNK = 20000
 SETS, SET_FILES = "sets", ("features", "labels", "groups")
 
@@ -109,8 +112,10 @@ def features_of(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray, config
     n = len(cols["customer_idx"])
     cols["tt_dot"] = (two_tower.dot(cols["customer_idx"], cols["article_id"]) if two_tower and n
                       else np.full(n, np.nan, np.float32))
-    cols["tt_history_sim"] = (two_tower.history_sim(con, cols["customer_idx"], cols["article_id"])
-                              if two_tower and n else np.full(n, np.nan, np.float32))
+    near = (two_tower.history_features(con, cols["customer_idx"], cols["article_id"]) if two_tower and n
+            else {})
+    for name in ("tt_history_sim", "tt_id_sim", "tt_id_max"):
+        cols[name] = near.get(name, np.full(n, np.nan, np.float32))
     return cols
 
 
@@ -162,7 +167,8 @@ def week_data(con: duckdb.DuckDBPyConnection, cutoff: dt.date, config: RankerCon
         buyers = np.sort(rng.choice(buyers, config.max_groups_per_week, replace=False))
     cand_config = config.candidates()
     candidates.prepare(con, cutoff, cand_config)
-    tt = (TwoTowerSource.at_cutoff(con, past["customer_emb"], past["article_ids"], past["article_emb"], TT_BETA)
+    tt = (TwoTowerSource.at_cutoff(con, past["customer_emb"], past["article_ids"], past["article_emb"], TT_BETA,
+                                   past.get("article_id_emb"))
           if past is not None and config.two_tower else None)
     parts, recall, rows, bought = [], None, 0, 0
     for start in range(0, len(buyers), CHUNK):
@@ -321,7 +327,7 @@ def train_ranker(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date,
     booster, figures = fit(sets, names, config, log)
     booster.save_model(str(folder / "model.txt"))
     info = {"config": dataclasses.asdict(config), "candidates": config.candidates().manifest(),
-            "features": names, "feature_importance": importance(booster, names),
+            "features": names, "feature_version": FEATURE_VERSION, "feature_importance": importance(booster, names),
             "label_weeks": [str(w) for w in label_cutoffs],
             "reused_weeks": [str(w) for w in label_cutoffs if w in reuse],
             "two_tower": ({"scored_by": "the two-tower carried week by week: each label week by its "
@@ -349,7 +355,8 @@ def save_set(folder: Path, parts: tuple) -> None:
 def reusable_sets(run_dir: Path, config: RankerConfig, weeks: list[dt.date]) -> dict:
     """The training sets of `weeks` that an earlier run saved with the same options (its label
     weeks' rows, labels and features are the same as long as the data up to them is), memory-
-    mapped, plus their "features"; {} when the options differ or nothing is there."""
+    mapped, plus their "features"; {} when the options or the feature version differ or nothing
+    is there."""
     try:
         info = json.loads((run_dir / "ranker" / "ranker.json").read_text())
     except (OSError, ValueError):
@@ -357,7 +364,7 @@ def reusable_sets(run_dir: Path, config: RankerConfig, weeks: list[dt.date]) -> 
     now = json.loads(json.dumps(dataclasses.asdict(config)))  # as the manifest writes it
     same = {k: v for k, v in info.get("config", {}).items() if k != "weeks"} == \
         {k: v for k, v in now.items() if k != "weeks"}
-    if not same:
+    if not same or info.get("feature_version", 1) != FEATURE_VERSION:
         return {}
     out: dict = {"features": info["features"]}
     for week in weeks:
@@ -430,11 +437,26 @@ def train_run(ws, config, ranker: str = "lightgbm", warm: bool | None = None, pr
         raise HmbatchError(f"unknown --ranker {ranker!r}: choose lightgbm or none")
     # the candidates' options (--candidates, --quota) hold for every strategy, with a ranker or not
     ranker_config = resolve_config(ws, config.holdout_days, **ranker_options)
-    steps, snapshot_weeks = [context_step(ranker_config.candidates())], 0
+    steps, snapshot_weeks, veto = [context_step(ranker_config.candidates())], 0, None
     if ranker == "lightgbm":
         steps.append(training_step(ranker_config, log))
         snapshot_weeks = ranker_config.weeks if ranker_config.two_tower else 0
-    return train_mod.train(ws, config, progress, log, steps, snapshot_weeks, warm)
+        veto = other_features
+    return train_mod.train(ws, config, progress, log, steps, snapshot_weeks, warm, veto)
+
+
+def other_features(run: Path) -> str | None:
+    """Why the ranker cannot continue `run` (a run whose ranker has another version's features:
+    its label-week sets cannot be reused, and the weeks before its cut-off have no snapshot to
+    build them again), or None."""
+    try:
+        info = json.loads((run / "ranker" / "ranker.json").read_text())
+    except (OSError, ValueError):
+        return None  # no ranker: nothing to reuse
+    if info.get("feature_version", 1) != FEATURE_VERSION:
+        return (f"the current run {run.name}'s ranker has the features of an earlier version "
+                f"({info.get('feature_version', 1)}, now {FEATURE_VERSION})")
+    return None
 
 
 class Ranker:

@@ -194,6 +194,8 @@ def export(run_dir: Path, model, con, asof: dt.date, config: TrainConfig, info: 
     custs = features.customer_features_at(con, asof)
     cust_emb = check_finite(model_mod.embed(model.query_model, custs), "customer") / config.temperature
     np.save(run_dir / "customer_embeddings.npy", cust_emb.astype(np.float32))
+    np.save(run_dir / "article_id_embeddings.npy",  # by the ids of index_all, in its order
+            check_finite(model_mod.article_id_rows(model, arts["article_id"]), "article id"))
     model.save_weights(str(run_dir / "towers" / "weights"))
     return {"articles": len(art_emb), "recent_articles": int(recent.sum()), "customers": len(cust_emb)}
 
@@ -257,12 +259,13 @@ class CustomerRows:
 
 
 class Snapshot(Mapping):
-    """A two-tower snapshot saved in a folder: {"customer_emb", "article_ids", "article_emb"}, each
+    """A two-tower snapshot saved in a folder: {"customer_emb", "article_ids", "article_emb",
+    "article_id_emb" (the article id embedding's rows)}, each
     array opened memory-mapped when asked for, so that nothing stays mapped (and resident) once
     the label week that reads it is done. When the snapshot holds only some customers (its
     customer_idx.npy), "customer_emb" is their `CustomerRows`."""
 
-    NAMES = ("customer_emb", "article_ids", "article_emb")
+    NAMES = ("customer_emb", "article_ids", "article_emb", "article_id_emb")
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -301,7 +304,8 @@ def snapshot(model, con, cutoff: dt.date, config: TrainConfig, folder: Path,
 
     Returns:
         {"customer_emb": (customers, dim) by customer_idx, "article_ids": sorted ids,
-         "article_emb": (articles, dim)}, read from `folder` when asked for.
+         "article_emb": (articles, dim), "article_id_emb": (articles, dim)}, read from `folder`
+        when asked for.
     """
     from hmbatch import model as model_mod
     asof = cutoff + dt.timedelta(days=1)
@@ -309,6 +313,8 @@ def snapshot(model, con, cutoff: dt.date, config: TrainConfig, folder: Path,
     arts = features.article_features_at(con, asof)
     np.save(folder / "article_ids.npy", arts["article_id"].astype(np.int64))
     np.save(folder / "article_emb.npy", check_finite_array(model_mod.embed(model.candidate_model, arts), "article"))
+    np.save(folder / "article_id_emb.npy",
+            check_finite_array(model_mod.article_id_rows(model, arts["article_id"]), "article id"))
     del arts
     custs = features.customer_features_at(con, asof, customers)
     np.save(folder / "customer_emb.npy",
@@ -370,13 +376,14 @@ MODEL_SHAPE = ("dim", "temperature", "use_customer_id", "id_shortcut", "recent_d
 
 
 def warm_start(ws: Workspace, con, config: TrainConfig, cutoff: dt.date, label_weeks: int = 0,
-               asked: bool = False) -> tuple[Path | None, str]:
+               asked: bool = False, veto=None) -> tuple[Path | None, str]:
     """The run to continue from and why, or (None, why not): the current run, when it was trained
     with the same options (asked: with the same model shape: dim, temperature, customer ids), its
     cut-off is 0 to 4 whole weeks before `cutoff` (the validated run before the final one, or last
     week's run before this week's), the rows up to its cut-off are the ones it saw, and it kept
     the ranker's training set of each of the `label_weeks` weeks before `cutoff` that falls
-    before its own cut-off (those weeks are not scored again)."""
+    before its own cut-off (those weeks are not scored again). `veto(run)`: a later stage's reason
+    not to continue the run (its ranker's features are another version's), or None."""
     try:
         run = ws.current_model()
         manifest = json.loads((run / "manifest.json").read_text())
@@ -387,6 +394,8 @@ def warm_start(ws: Workspace, con, config: TrainConfig, cutoff: dt.date, label_w
     changed = [k for k in same if old.get(k) != getattr(config, k)]
     if changed:
         return None, f"the current run {run.name} was trained with another --{changed[0].replace('_', '-')}"
+    if veto is not None and (reason := veto(run)):
+        return None, reason
     if manifest.get("data_signature") != features.data_signature(con, dt.date.fromisoformat(manifest["cutoff"])):
         return None, f"the rows up to the current run {run.name}'s cut-off are not the ones it was trained on"
     gap = (cutoff - dt.date.fromisoformat(manifest["cutoff"])).days
@@ -441,7 +450,7 @@ def check_finite_array(vectors: np.ndarray, what: str) -> np.ndarray:
 
 
 def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_steps=(),
-          snapshot_weeks: int = 0, warm: bool | None = None) -> Path:
+          snapshot_weeks: int = 0, warm: bool | None = None, veto=None) -> Path:
     """Trains a model on the workspace's database and makes it current.
 
     Args:
@@ -457,6 +466,7 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
             (`week_by_week`); 0: one plain training.
         warm: continue the current run (True), train from nothing (False), or continue it when it
             can be (None: `warm_start` decides, and the manifest says why).
+        veto: see `warm_start`.
 
     Returns:
         The new run folder.
@@ -471,7 +481,7 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
         meta = read_meta(con)
         cutoff, last = features.dates(con, config.holdout_days)
         started = time.perf_counter()
-        start, why = (warm_start(ws, con, config, cutoff, snapshot_weeks, bool(warm)) if warm is not False
+        start, why = (warm_start(ws, con, config, cutoff, snapshot_weeks, bool(warm), veto) if warm is not False
                       else (None, "--cold-start"))
         if warm and start is None:
             raise HmbatchError(f"--warm-start: {why}")
