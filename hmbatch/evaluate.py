@@ -156,14 +156,18 @@ def tune(block: Block, truth: Truth) -> tuple[dict, float]:
     return best, best_map
 
 
-def beta_scores(s: Serving, truth: Truth, rows: np.ndarray) -> dict[float, np.ndarray]:
+def beta_scores(s: Serving, truth: Truth, rows: np.ndarray) -> tuple[dict[float, np.ndarray], dict[float, Block]]:
     """The two-tower's AP@12 of each buyer at `rows` for each popularity weight in BETAS (it
-    changes which articles FAISS returns, so each value builds the candidates anew)."""
-    sample, out = subset(truth, rows), {}
+    changes which articles FAISS returns, so each value builds the candidates anew), and, when
+    `rows` are every buyer, the candidates built at each beta (so that none is built twice)."""
+    sample, out, blocks = subset(truth, rows), {}, {}
     for beta in BETAS:
         s.first_stage.weights = {**s.weights, "beta": beta}
-        out[beta] = map_at_k_matrix(served_lists(s, buyers_block(s, sample.customers), "two-tower"), sample)
-    return out
+        block = buyers_block(s, sample.customers)
+        out[beta] = map_at_k_matrix(served_lists(s, block, "two-tower"), sample)
+        if len(rows) == len(truth.customers):
+            blocks[beta] = block
+    return out, blocks
 
 
 def best_beta(scores: dict[float, np.ndarray], among: np.ndarray) -> float:
@@ -175,8 +179,9 @@ def tune_out_of_sample(s: Serving, truth: Truth) -> tuple[dict, dict[str, np.nda
     """Fits beta and the blend weights on one half of the buyers and ranks the other half with
     them, then the other way round (2-fold cross-fitting): every buyer's two-tower and blend list
     comes from weights fitted on other buyers, so their MAP@12 is out of sample. The weights kept
-    for serving are fitted on (a sample of at most TUNE_SAMPLE of) all buyers. Every buyer's
-    candidates are built once per beta chosen (beta changes what FAISS retrieves).
+    for serving are fitted on (a sample of at most TUNE_SAMPLE of) all buyers. Each set of
+    candidates is built once: the sample's at each beta of BETAS (beta changes what FAISS
+    retrieves), and every buyer's at each beta chosen, unless the sample is every buyer.
 
     Returns:
         (the tuning figures, {"two-tower": lists, "blend": lists} of every buyer, out of sample,
@@ -187,8 +192,7 @@ def tune_out_of_sample(s: Serving, truth: Truth) -> tuple[dict, dict[str, np.nda
     order = rng.permutation(n)
     halves = (np.sort(order[:n // 2]), np.sort(order[n // 2:]))
     sampled = np.sort(rng.choice(n, min(n, TUNE_SAMPLE), replace=False))
-    scores = beta_scores(s, truth, sampled)
-    built: dict[float, Block] = {}
+    scores, built = beta_scores(s, truth, sampled)  # every buyer's candidates too, when sampled are all
 
     def block_at(beta: float) -> Block:
         if beta not in built:

@@ -320,15 +320,20 @@ def test_candidate_recall_adds_up_over_chunks(world, monkeypatch):
     assert whole["sources"]["union"][-1] > 0
 
 
-def test_tuned_figures_are_out_of_sample(world):
+def test_tuned_figures_are_out_of_sample(world, monkeypatch):
     """evaluate --tune ranks each half of the buyers with beta and weights fitted on the other half:
     the blend's and the two-tower's reported MAP@12 are the cross-fitted lists' (known answer:
-    recomputed here from the folds' saved weights), never the in-sample fit."""
+    recomputed here from the folds' saved weights), never the in-sample fit. The buyers are fewer
+    than TUNE_SAMPLE, so their candidates are built once per beta of BETAS and never again."""
     from hmbatch import evaluate as evaluate_mod
     from hmbatch.metrics import map_at_k_matrix
     from hmbatch.serving import Serving
     from hmbatch.workspace import Workspace
+    builds, build = [], evaluate_mod.buyers_block
+    monkeypatch.setattr(evaluate_mod, "buyers_block", lambda s, customers, *a: builds.append(
+        (s.weights["beta"], len(customers))) or build(s, customers, *a))
     out = evaluate_mod.evaluate(Workspace(world["ws"]), ("blend", "two-tower"), do_tune=True)
+    assert builds == [(beta, out["buyers"]) for beta in evaluate_mod.BETAS]
     folds = out["tuning"]["folds"]
     assert len(folds) == 2 and sum(f["scored_on"] for f in folds) == out["buyers"]
     with Serving.open(Workspace(world["ws"])) as s:
