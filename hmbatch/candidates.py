@@ -79,6 +79,7 @@ _LEGACY_QUOTAS = {"rep_k": ("repurchase",), "sp_k": ("same_product",), "bt_k": (
 DOT_BLOCK = 16384
 HISTORY_SIM_ITEMS = 8  # the latest articles a candidate is compared with (history_sim)
 SIMILAR_PER_ARTICLE = 20  # nearest articles kept per seed article by the two_tower_similar source
+SIM_BLOCK = 65536  # candidate slots per block of customers in history_features (a few MB each)
 CONTEXT_TABLES = ("cust_band", "hist", "art_ctx", "band_pop", "cobuy", "cust_ctx", "cust_all",
                   "cust_pt", "cust_ig", "cust_dep", "cust_col", "cust_prod")
 
@@ -303,21 +304,36 @@ class TwoTowerSource:
         mine[cust, slot] = np.clip(np.searchsorted(self.article_ids, rows["article_id"]), 0,
                                    len(self.article_ids) - 1)
         pos = np.clip(np.searchsorted(self.article_ids, article_id), 0, len(self.article_ids) - 1)
-        # one small matrix product per customer (their candidates x their latest articles): each
+        # customers by blocks: their candidates as a (customers x slots) grid of vectors, times
+        # their latest articles' vectors, one batched matrix product per block and table; each
         # customer's history is gathered once, not once per candidate
         order = np.argsort(inverse, kind="stable")
         bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
-        sorted_out = np.full((n_out, len(pos)), np.nan, np.float32)
-        for c in np.flatnonzero(mine[:, 0] >= 0):  # customers with a purchase in the window
-            rows_ = order[bounds[c]:bounds[c + 1]]  # never empty: uniq holds the customers of the rows
-            seeds = mine[c][mine[c] >= 0]
-            at = slice(bounds[c], bounds[c + 1])
-            sorted_out[0, at] = (self.article_emb[pos[rows_]] @ self.article_emb[seeds].T).max(axis=1)
-            if n_out > 1:
-                ids = self.article_id_emb[pos[rows_]] @ self.article_id_emb[seeds].T
-                sorted_out[1, at], sorted_out[2, at] = ids.mean(axis=1), ids.max(axis=1)
-        out = np.empty_like(sorted_out)
-        out[:, order] = sorted_out
+        slot = np.arange(len(pos)) - bounds[inverse[order]]
+        width = int(slot.max()) + 1 if len(pos) else 1
+        valid = mine >= 0
+        seeds = np.maximum(mine, 0)
+        tables = [self.article_emb] + ([self.article_id_emb] if n_out > 1 else [])
+        out = np.full((n_out, len(pos)), np.nan, np.float32)
+        step = max(1, SIM_BLOCK // width)
+        for c0 in range(0, len(uniq), step):
+            c1 = min(c0 + step, len(uniq))
+            at = order[bounds[c0]:bounds[c1]]
+            row, col = inverse[at] - c0, slot[bounds[c0]:bounds[c1]]
+            mask = valid[c0:c1]  # (customers, items)
+            has = mask.any(axis=1)[row]
+            for t, table in enumerate(tables):
+                grid = np.zeros((c1 - c0, width, table.shape[1]), np.float32)
+                grid[row, col] = table[pos[at]]
+                sims = (grid @ table[seeds[c0:c1]].transpose(0, 2, 1))[row, col]  # (rows, items)
+                mine_mask = mask[row]
+                best = np.where(mine_mask, sims, -np.inf).max(axis=1)
+                if t == 0:
+                    out[0, at] = np.where(has, best, np.nan)
+                else:
+                    total = np.where(mine_mask, sims, 0).sum(axis=1)
+                    out[1, at] = np.where(has, total / np.maximum(mine_mask.sum(axis=1), 1), np.nan)
+                    out[2, at] = np.where(has, best, np.nan)
         names = ("tt_history_sim", "tt_id_sim", "tt_id_max")
         return {name: out[i] if i < n_out else np.full(len(pos), np.nan, np.float32)
                 for i, name in enumerate(names)}
