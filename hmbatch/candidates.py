@@ -79,7 +79,6 @@ _LEGACY_QUOTAS = {"rep_k": ("repurchase",), "sp_k": ("same_product",), "bt_k": (
 DOT_BLOCK = 16384
 HISTORY_SIM_ITEMS = 8  # the latest articles a candidate is compared with (history_sim)
 SIMILAR_PER_ARTICLE = 20  # nearest articles kept per seed article by the two_tower_similar source
-SIM_BLOCK = 65536  # candidate slots per block of customers in history_features (a few MB each)
 CONTEXT_TABLES = ("cust_band", "hist", "art_ctx", "band_pop", "cobuy", "cust_ctx", "cust_all",
                   "cust_pt", "cust_ig", "cust_dep", "cust_col", "cust_prod")
 
@@ -206,21 +205,17 @@ class TwoTowerSource:
         article_emb: the article tower's embedding of each of `article_ids`.
         index: FAISS index of the recent articles, vectors [embedding, ln(1 + sales last 7 days)].
         beta: the weight of the popularity coordinate in the search.
-        article_id_emb: the article id embedding's row of each of `article_ids` (None: a run
-            saved before they were kept; the id features are then NaN).
     """
 
     def __init__(self, query: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
-                 article_ids: np.ndarray, article_emb: np.ndarray, index: FaissIndex, beta: float = 1.0,
-                 article_id_emb: np.ndarray | None = None):
+                 article_ids: np.ndarray, article_emb: np.ndarray, index: FaissIndex, beta: float = 1.0):
         self.query, self.article_ids, self.article_emb = query, article_ids, article_emb
-        self.index, self.beta, self.article_id_emb = index, beta, article_id_emb
+        self.index, self.beta = index, beta
         self._similar: dict[str, np.ndarray] | None = None
 
     @classmethod
     def at_cutoff(cls, con: duckdb.DuckDBPyConnection, customer_emb: np.ndarray, article_ids: np.ndarray,
-                  article_emb: np.ndarray, beta: float = 1.0,
-                  article_id_emb: np.ndarray | None = None) -> "TwoTowerSource":
+                  article_emb: np.ndarray, beta: float = 1.0) -> "TwoTowerSource":
         """A source from saved embeddings, searching the articles sold in the 28 days up to the
         cut-off of the current context (art_ctx), weighted by their sales of its last 7 days."""
         rows = con.execute("SELECT article_id, sales_7d, sales_28d FROM art_ctx ORDER BY article_id").fetchnumpy()
@@ -236,7 +231,7 @@ class TwoTowerSource:
             out[known] = customer_emb[idx[known]]
             return out, known
 
-        return cls(query, article_ids, article_emb, index, beta, article_id_emb)
+        return cls(query, article_ids, article_emb, index, beta)
 
     def hits(self, customer_idx: np.ndarray, k: int) -> dict[str, np.ndarray]:
         """The k nearest recent articles of each known customer, as src rows."""
@@ -277,18 +272,12 @@ class TwoTowerSource:
                              "rank": rank[keep].astype(np.int32)}
         return self._similar
 
-    def history_features(self, con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray,
-                         article_id: np.ndarray) -> dict[str, np.ndarray]:
-        """For each (customer, article) pair, how close the model puts the article to the
-        customer's HISTORY_SIM_ITEMS latest articles of the window (temp table hist), say the same
-        collection (NaN: no purchase in the window):
-
-        - tt_history_sim: the largest dot product of the article embeddings;
-        - tt_id_sim, tt_id_max: the mean and the largest dot product of the article id
-          embedding's rows alone (with `article_id_emb`): an item-to-item similarity learnt only
-          from who bought what, which the metadata in the full embeddings does not drown.
-        """
-        n_out = 3 if self.article_id_emb is not None else 1
+    def history_sim(self, con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray,
+                    article_id: np.ndarray) -> np.ndarray:
+        """For each (customer, article) pair, the largest dot product of the article's embedding
+        with those of the customer's HISTORY_SIM_ITEMS latest articles of the window (temp table
+        hist): how close the learned model puts it to something bought lately, say the same
+        collection (NaN: no purchase in the window)."""
         uniq, inverse = np.unique(np.asarray(customer_idx, np.int64), return_inverse=True)
         con.register("sim_customers", {"customer_idx": uniq.astype(np.int32)})
         rows = con.execute("""SELECT customer_idx, article_id FROM (
@@ -304,39 +293,18 @@ class TwoTowerSource:
         mine[cust, slot] = np.clip(np.searchsorted(self.article_ids, rows["article_id"]), 0,
                                    len(self.article_ids) - 1)
         pos = np.clip(np.searchsorted(self.article_ids, article_id), 0, len(self.article_ids) - 1)
-        # customers by blocks: their candidates as a (customers x slots) grid of vectors, times
-        # their latest articles' vectors, one batched matrix product per block and table; each
+        # one small matrix product per customer (their candidates x their latest articles): each
         # customer's history is gathered once, not once per candidate
         order = np.argsort(inverse, kind="stable")
         bounds = np.searchsorted(inverse[order], np.arange(len(uniq) + 1))
-        slot = np.arange(len(pos)) - bounds[inverse[order]]
-        width = int(slot.max()) + 1 if len(pos) else 1
-        valid = mine >= 0
-        seeds = np.maximum(mine, 0)
-        tables = [self.article_emb] + ([self.article_id_emb] if n_out > 1 else [])
-        out = np.full((n_out, len(pos)), np.nan, np.float32)
-        step = max(1, SIM_BLOCK // width)
-        for c0 in range(0, len(uniq), step):
-            c1 = min(c0 + step, len(uniq))
-            at = order[bounds[c0]:bounds[c1]]
-            row, col = inverse[at] - c0, slot[bounds[c0]:bounds[c1]]
-            mask = valid[c0:c1]  # (customers, items)
-            has = mask.any(axis=1)[row]
-            for t, table in enumerate(tables):
-                grid = np.zeros((c1 - c0, width, table.shape[1]), np.float32)
-                grid[row, col] = table[pos[at]]
-                sims = (grid @ table[seeds[c0:c1]].transpose(0, 2, 1))[row, col]  # (rows, items)
-                mine_mask = mask[row]
-                best = np.where(mine_mask, sims, -np.inf).max(axis=1)
-                if t == 0:
-                    out[0, at] = np.where(has, best, np.nan)
-                else:
-                    total = np.where(mine_mask, sims, 0).sum(axis=1)
-                    out[1, at] = np.where(has, total / np.maximum(mine_mask.sum(axis=1), 1), np.nan)
-                    out[2, at] = np.where(has, best, np.nan)
-        names = ("tt_history_sim", "tt_id_sim", "tt_id_max")
-        return {name: out[i] if i < n_out else np.full(len(pos), np.nan, np.float32)
-                for i, name in enumerate(names)}
+        sorted_out = np.full(len(pos), np.nan, np.float32)
+        for c in np.flatnonzero(mine[:, 0] >= 0):  # customers with a purchase in the window
+            rows_ = order[bounds[c]:bounds[c + 1]]  # never empty: uniq holds the customers of the rows
+            seeds = self.article_emb[mine[c][mine[c] >= 0]]
+            sorted_out[bounds[c]:bounds[c + 1]] = (self.article_emb[pos[rows_]] @ seeds.T).max(axis=1)
+        out = np.empty(len(pos), np.float32)
+        out[order] = sorted_out
+        return out
 
     def dot(self, customer_idx: np.ndarray, article_id: np.ndarray) -> np.ndarray:
         """The towers' dot product of each (customer, article) pair (NaN: customer unknown)."""

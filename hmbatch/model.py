@@ -191,16 +191,6 @@ def embed(tower: tf.keras.Model, columns: dict[str, np.ndarray], batch_size: int
     return np.concatenate(out).astype(np.float32) if out else np.zeros((0, dim), np.float32)
 
 
-def article_id_rows(model: "TwoTower", article_ids: np.ndarray, batch_size: int = 65536) -> np.ndarray:
-    """The article id embedding's row of each id (the out-of-vocabulary row for an id never
-    trained on): the part of the article tower only the purchases teach, which the id shortcut
-    adds to the tower's output and the customer tower pools over the history."""
-    ids = np.asarray(article_ids, np.int64)
-    out = [model.candidate_model.id_embedding(ids[i:i + batch_size]).numpy()
-           for i in range(0, len(ids), batch_size)]
-    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 0), np.float32)
-
-
 def to_tensors(columns: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Casts columns to the dtypes the towers take: int64 ids and codes, float32 numbers."""
     out = {}

@@ -40,11 +40,12 @@ FEATURE_SQL = "ranking/features.sql"
 ID_COLUMNS = ("customer_idx", "article_id", "band")  # not features: who and what (band: the age band)
 # the two-tower's features: its sources' columns and the two computed in Python (features_of)
 TT_FEATURES = tuple(c for s in candidates.SOURCES if s.two_tower for c in (s.score, s.rank)) + (
-    "tt_dot", "tt_history_sim", "tt_id_sim", "tt_id_max")
+    "tt_dot", "tt_history_sim")
 TT_BETA = 1.0  # the two-tower source's popularity weight, the same in the label weeks and at serving
 # the feature list's version, saved with each ranker: label-week sets of another version are never
-# reused, and a run whose ranker has them is not continued (2: tt_id_sim and tt_id_max added)
-FEATURE_VERSION = 2
+# reused, and a run whose ranker has them is not continued (training starts cold once). Raise it
+# with any change to the features (a run saved before versions existed has version 1).
+FEATURE_VERSION = 1
 CHUNK = 20000
 SETS, SET_FILES = "sets", ("features", "labels", "groups")
 
@@ -112,10 +113,8 @@ def features_of(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray, config
     n = len(cols["customer_idx"])
     cols["tt_dot"] = (two_tower.dot(cols["customer_idx"], cols["article_id"]) if two_tower and n
                       else np.full(n, np.nan, np.float32))
-    near = (two_tower.history_features(con, cols["customer_idx"], cols["article_id"]) if two_tower and n
-            else {})
-    for name in ("tt_history_sim", "tt_id_sim", "tt_id_max"):
-        cols[name] = near.get(name, np.full(n, np.nan, np.float32))
+    cols["tt_history_sim"] = (two_tower.history_sim(con, cols["customer_idx"], cols["article_id"])
+                              if two_tower and n else np.full(n, np.nan, np.float32))
     return cols
 
 
@@ -167,8 +166,7 @@ def week_data(con: duckdb.DuckDBPyConnection, cutoff: dt.date, config: RankerCon
         buyers = np.sort(rng.choice(buyers, config.max_groups_per_week, replace=False))
     cand_config = config.candidates()
     candidates.prepare(con, cutoff, cand_config)
-    tt = (TwoTowerSource.at_cutoff(con, past["customer_emb"], past["article_ids"], past["article_emb"], TT_BETA,
-                                   past.get("article_id_emb"))
+    tt = (TwoTowerSource.at_cutoff(con, past["customer_emb"], past["article_ids"], past["article_emb"], TT_BETA)
           if past is not None and config.two_tower else None)
     parts, recall, rows, bought = [], None, 0, 0
     for start in range(0, len(buyers), CHUNK):
@@ -454,7 +452,7 @@ def other_features(run: Path) -> str | None:
     except (OSError, ValueError):
         return None  # no ranker: nothing to reuse
     if info.get("feature_version", 1) != FEATURE_VERSION:
-        return (f"the current run {run.name}'s ranker has the features of an earlier version "
+        return (f"the current run {run.name}'s ranker has the features of another version "
                 f"({info.get('feature_version', 1)}, now {FEATURE_VERSION})")
     return None
 

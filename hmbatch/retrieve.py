@@ -72,8 +72,6 @@ class Retriever:
         self.vectors = full.index.reconstruct_n(0, full.index.ntotal)
         self.dim = self.vectors.shape[1] - 1
         self.customer_emb = np.load(run_dir / "customer_embeddings.npy", mmap_mode="r")
-        id_rows = run_dir / "article_id_embeddings.npy"  # absent in a run saved before they were kept
-        self.article_id_emb = np.load(id_rows) if id_rows.exists() else None
         self.weights = {**DEFAULT_BLEND, **(manifest.get("blend") or {})}
         if "candidates" not in manifest or not (run_dir / CONTEXT).exists():
             raise HmbatchError(f"model {run_dir.name} has no saved candidate context (an earlier "
@@ -177,8 +175,7 @@ class Retriever:
     def two_tower(self, beta: float) -> TwoTowerSource:
         """The run's two-tower as a candidate source and feature, searching with popularity
         weight `beta`."""
-        return TwoTowerSource(self.embeddings, self.article_ids, self.vectors[:, :self.dim], self.recent, beta,
-                              self.article_id_emb)
+        return TwoTowerSource(self.embeddings, self.article_ids, self.vectors[:, :self.dim], self.recent, beta)
 
 
 def check_strategy(name: str) -> str:

@@ -194,8 +194,6 @@ def export(run_dir: Path, model, con, asof: dt.date, config: TrainConfig, info: 
     custs = features.customer_features_at(con, asof)
     cust_emb = check_finite(model_mod.embed(model.query_model, custs), "customer") / config.temperature
     np.save(run_dir / "customer_embeddings.npy", cust_emb.astype(np.float32))
-    np.save(run_dir / "article_id_embeddings.npy",  # by the ids of index_all, in its order
-            check_finite(model_mod.article_id_rows(model, arts["article_id"]), "article id"))
     model.save_weights(str(run_dir / "towers" / "weights"))
     return {"articles": len(art_emb), "recent_articles": int(recent.sum()), "customers": len(cust_emb)}
 
@@ -259,13 +257,12 @@ class CustomerRows:
 
 
 class Snapshot(Mapping):
-    """A two-tower snapshot saved in a folder: {"customer_emb", "article_ids", "article_emb",
-    "article_id_emb" (the article id embedding's rows)}, each
+    """A two-tower snapshot saved in a folder: {"customer_emb", "article_ids", "article_emb"}, each
     array opened memory-mapped when asked for, so that nothing stays mapped (and resident) once
     the label week that reads it is done. When the snapshot holds only some customers (its
     customer_idx.npy), "customer_emb" is their `CustomerRows`."""
 
-    NAMES = ("customer_emb", "article_ids", "article_emb", "article_id_emb")
+    NAMES = ("customer_emb", "article_ids", "article_emb")
 
     def __init__(self, folder: Path):
         self.folder = folder
@@ -304,8 +301,7 @@ def snapshot(model, con, cutoff: dt.date, config: TrainConfig, folder: Path,
 
     Returns:
         {"customer_emb": (customers, dim) by customer_idx, "article_ids": sorted ids,
-         "article_emb": (articles, dim), "article_id_emb": (articles, dim)}, read from `folder`
-        when asked for.
+         "article_emb": (articles, dim)}, read from `folder` when asked for.
     """
     from hmbatch import model as model_mod
     asof = cutoff + dt.timedelta(days=1)
@@ -313,8 +309,6 @@ def snapshot(model, con, cutoff: dt.date, config: TrainConfig, folder: Path,
     arts = features.article_features_at(con, asof)
     np.save(folder / "article_ids.npy", arts["article_id"].astype(np.int64))
     np.save(folder / "article_emb.npy", check_finite_array(model_mod.embed(model.candidate_model, arts), "article"))
-    np.save(folder / "article_id_emb.npy",
-            check_finite_array(model_mod.article_id_rows(model, arts["article_id"]), "article id"))
     del arts
     custs = features.customer_features_at(con, asof, customers)
     np.save(folder / "customer_emb.npy",
@@ -383,7 +377,7 @@ def warm_start(ws: Workspace, con, config: TrainConfig, cutoff: dt.date, label_w
     week's run before this week's), the rows up to its cut-off are the ones it saw, and it kept
     the ranker's training set of each of the `label_weeks` weeks before `cutoff` that falls
     before its own cut-off (those weeks are not scored again). `veto(run)`: a later stage's reason
-    not to continue the run (its ranker's features are another version's), or None."""
+    not to continue the run (its ranker has another version's features), or None."""
     try:
         run = ws.current_model()
         manifest = json.loads((run / "manifest.json").read_text())

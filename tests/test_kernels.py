@@ -134,27 +134,19 @@ def test_collector_by_hand():
     assert con.execute("SELECT rising_score FROM cand WHERE article_id = 30").fetchone() == (1.5,)
 
 
-def test_history_features_by_hand():
+def test_history_sim_by_hand():
     """Customer 1 bought articles 10 then 11 (latest first: 11, 10), customer 2 nothing in the
-    window. Full embeddings and id rows in 2 dimensions, so every figure is a hand sum:
-    tt_history_sim = max over the history of the full dot products, tt_id_sim and tt_id_max the
-    mean and max of the id rows' dot products; a customer without history gets NaN."""
+    window. Embeddings in 2 dimensions, so every figure is a hand sum: tt_history_sim is the
+    largest dot product of the candidate with the customer's latest articles; NaN without any."""
     con = duckdb.connect()
     con.execute("""CREATE TEMP TABLE hist AS SELECT * FROM (VALUES (1, 10, 5), (1, 11, 2), (1, 10, 9))
         t(customer_idx, article_id, age_days)""")
     ids = np.array([10, 11, 12])
-    full = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, 1.0]], np.float32)
-    id_rows = np.array([[1.0, 1.0], [0.0, -1.0], [3.0, 0.0]], np.float32)
-    source = candidates.TwoTowerSource(None, ids, full, None, 1.0, id_rows)
-    out = source.history_features(con, np.array([1, 2, 1]), np.array([12, 12, 11]))
-    # (1, 12): full 12.10 = 2, 12.11 = 1 -> 2; ids 12.10 = 3, 12.11 = 0 -> mean 1.5, max 3
-    # (1, 11): full 11.10 = 0, 11.11 = 1 -> 1; ids 11.10 = -1, 11.11 = 1 -> mean 0, max 1
-    np.testing.assert_allclose(out["tt_history_sim"], [2.0, np.nan, 1.0])
-    np.testing.assert_allclose(out["tt_id_sim"], [1.5, np.nan, 0.0])
-    np.testing.assert_allclose(out["tt_id_max"], [3.0, np.nan, 1.0])
-    # a run saved before the id rows were kept: the id features are missing, the other is not
-    old = candidates.TwoTowerSource(None, ids, full, None, 1.0).history_features(con, np.array([1]), np.array([12]))
-    assert old["tt_history_sim"].tolist() == [2.0] and np.isnan(old["tt_id_sim"]).all()
+    emb = np.array([[1.0, 0.0], [0.0, 1.0], [2.0, -1.0]], np.float32)
+    source = candidates.TwoTowerSource(None, ids, emb, None, 1.0)
+    # (1, 12): 12.10 = 2, 12.11 = -1 -> 2; (1, 11): 11.10 = 0, 11.11 = 1 -> 1; customer 2: NaN
+    out = source.history_sim(con, np.array([1, 2, 1]), np.array([12, 12, 11]))
+    np.testing.assert_allclose(out, [2.0, np.nan, 1.0])
 
 
 def test_the_registry_is_the_sources_folder():

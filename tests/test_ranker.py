@@ -76,8 +76,8 @@ def features_at(ws: Path, cutoff: dt.date, customers: np.ndarray, snap: dict | N
     con = connect_read_only(Workspace(ws))
     config = candidates.CandidateConfig()
     candidates.prepare(con, cutoff, config)
-    tt = (candidates.TwoTowerSource.at_cutoff(con, snap["customer_emb"], snap["article_ids"], snap["article_emb"],
-                                              1.0, snap["article_id_emb"]) if snap else None)
+    tt = (candidates.TwoTowerSource.at_cutoff(con, snap["customer_emb"], snap["article_ids"], snap["article_emb"])
+          if snap else None)
     cols = ranker.features_of(con, customers, config, tt)
     con.close()
     return cols
@@ -124,13 +124,12 @@ def test_no_leakage_from_a_planted_future_purchase(world, carried, tmp_path):
     con.close()
     # the snapshot at `cutoff` is taken before the model continues into the planted week
     snaps = [before_snaps[cutoff], snapshots_of(tmp_path / "ws", end, 3, tmp_path / "after")[cutoff]]
-    for name in ("customer_emb", "article_emb", "article_ids", "article_id_emb"):
+    for name in ("customer_emb", "article_emb", "article_ids"):
         np.testing.assert_array_equal(snaps[0][name], snaps[1][name], err_msg=name)
     before = features_at(world["ws"], cutoff, active, snaps[0])
     after = features_at(tmp_path / "ws", cutoff, active, snaps[1])
     assert before.keys() == after.keys() and len(before["article_id"]) > 0
     assert np.isfinite(before["tt_dot"]).any() and np.isfinite(before["ts_rank"]).any()
-    assert np.isfinite(before["tt_id_sim"]).any() and np.isfinite(before["tt_id_max"]).any()
     for name in before:
         np.testing.assert_array_equal(before[name], after[name], err_msg=name)
 
@@ -178,14 +177,13 @@ def test_ranker_training_is_deterministic(world, carried, tmp_path, two_tower):
     con.close()
     assert (tmp_path / "a" / "ranker" / "model.txt").read_bytes() == (tmp_path / "b" / "ranker" / "model.txt").read_bytes()
     names = json.loads((tmp_path / "a" / "ranker" / "ranker.json").read_text())["features"]
-    assert ("tt_dot" in names and "ts_rank" in names and "tt_id_sim" in names) == two_tower
+    assert ("tt_dot" in names and "ts_rank" in names) == two_tower
 
 
 def test_query_equals_submit_for_the_ranker(world, tmp_path):
     """The ranker with its two-tower sources and features (the world's run has them on)."""
     info = json.loads((current_run(world["ws"]) / "ranker" / "ranker.json").read_text())
-    assert {"tt_dot", "tt_id_sim", "tt_id_max"} <= set(info["features"]) and info["two_tower"]["beta"] == ranker.TT_BETA
-    assert (current_run(world["ws"]) / "article_id_embeddings.npy").exists()
+    assert "tt_dot" in info["features"] and info["two_tower"]["beta"] == ranker.TT_BETA
     out = tmp_path / "sub.csv"
     invoke("submit", "--out", out, "--workspace", world["ws"])
     lines = {r[0]: r[1].split() for r in read_rows(out)[1:]}
@@ -201,29 +199,31 @@ def test_unknown_customer_gets_the_cold_start_list(world):
     assert not result["known"] and len(result["items"]) == 12 and result["note"]
 
 
-
-def test_a_run_with_an_earlier_versions_ranker_features_is_not_continued(tmp_path):
-    """Its label-week sets lack this version's features and the weeks before its cut-off have no
-    snapshot to build them again: training starts cold and says why, asked for a warm start or
-    not; its sets are not offered for reuse either. A run of this version passes the veto."""
+def test_a_run_with_another_versions_ranker_features_is_not_continued(tmp_path):
+    """A run whose ranker was trained with other features (another FEATURE_VERSION): its
+    label-week sets cannot be stacked with this version's and the weeks before its cut-off have
+    no snapshot to build them again, so training starts cold and says why, asked for a warm start
+    or not, and its sets are not offered for reuse. A run saved before versions existed has
+    version 1, this version's features: it passes."""
     import dataclasses
 
     from hmbatch.train import TrainConfig, warm_start
     ws = Workspace(tmp_path)
-    run = ws.models_dir / "run-old"
+    run = ws.models_dir / "run-other"
     (run / "ranker").mkdir(parents=True)
     (run / "manifest.json").write_text(json.dumps({"config": dataclasses.asdict(TrainConfig()),
                                                    "cutoff": "2020-09-15"}))
     config = ranker.RankerConfig()
-    info = {"config": dataclasses.asdict(config), "features": ["rep_score"]}  # no feature_version: 1
+    info = {"config": dataclasses.asdict(config), "features": ["rep_score"], "feature_version": 2}
     (run / "ranker" / "ranker.json").write_text(json.dumps(info))
     ws.set_current_model(run)
-    why = "the current run run-old's ranker has the features of an earlier version (1, now 2)"
-    assert ranker.FEATURE_VERSION == 2 and ranker.other_features(run) == why
+    why = "the current run run-other's ranker has the features of another version (2, now 1)"
+    assert ranker.FEATURE_VERSION == 1 and ranker.other_features(run) == why
     for asked in (False, True):
         assert warm_start(ws, None, TrainConfig(), dt.date(2020, 9, 22), asked=asked,
                           veto=ranker.other_features) == (None, why)
     assert ranker.reusable_sets(run, config, [dt.date(2020, 9, 8)]) == {}
-    (run / "ranker" / "ranker.json").write_text(json.dumps({**info, "feature_version": 2}))
+    del info["feature_version"]
+    (run / "ranker" / "ranker.json").write_text(json.dumps(info))
     assert ranker.other_features(run) is None
     assert ranker.reusable_sets(run, config, [dt.date(2020, 9, 8)]) == {"features": ["rep_score"]}
