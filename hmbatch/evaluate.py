@@ -111,9 +111,7 @@ class HitRanks:
     def __init__(self, block: Block, truth: Truth, k: int = 12):
         self.k, self.n = k, len(truth.customers)
         ids = block.layout.ids
-        keys = np.arange(len(ids))[:, None] * 2**32 + ids
-        pos = np.minimum(np.searchsorted(truth.keys, keys), max(len(truth.keys) - 1, 0))
-        bought = (truth.keys[pos] == keys) & (ids >= 0) if len(truth.keys) else np.zeros(ids.shape, bool)
+        bought = truth.hits(ids)  # the block's rows are truth's buyers, in its order
         rows = np.flatnonzero(bought.any(axis=1))
         self.filled = ids[rows] >= 0
         self.signals = {name: values[rows] for name, values in block.signals().items()}
