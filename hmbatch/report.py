@@ -207,12 +207,14 @@ def bias_section(s: Serving, truth: dict[int, set[int]], idx: np.ndarray) -> Sec
             "AND customer_idx < ? ORDER BY customer_idx LIMIT ?",
             [r.cutoff, r.cutoff, len(r.customer_emb), SAMPLE]).fetchall()],
             np.int64)
-    shares, coverage = {}, {}
+    served = []
     for strategy in STRATEGIES:
         try:
-            lists = s.recommend(idx, 12, strategy)
-        except HmbatchError:
+            served.append(s.strategy(strategy))
+        except HmbatchError:  # the ranker of a run trained without one
             continue
+    shares, coverage = {}, {}
+    for strategy, lists in s.recommend_each(idx, served, 12).items():  # one candidate set per two-tower beta
         valid = lists[lists >= 0]
         shares[strategy] = float(np.isin(valid, top).mean()) if len(valid) else 0.0
         coverage[strategy] = len(np.unique(valid)) / len(r.article_ids)

@@ -267,6 +267,22 @@ class Serving:
         block = self.block(customer_idx, strategy)
         return self.lists(customer_idx, block, self.scores(block, strategy), k)
 
+    def recommend_each(self, customer_idx: np.ndarray, strategies: Iterable[str], k: int = 12) -> dict[str, np.ndarray]:
+        """`recommend` of each strategy for the same customers, the candidates and features built
+        once per candidate set (the ranker's two-tower beta may differ from the tuned one the
+        others use), not once per strategy: {strategy: lists}, the same lists as `recommend`.
+        A strategy this run cannot serve raises, as in `recommend`."""
+        _check_k(k)
+        built: dict[int, Block] = {}
+        out = {}
+        for strategy in strategies:
+            strategy = self.strategy(strategy)
+            key = id(self.two_tower(strategy))  # id(None) when the strategy's set has no two-tower
+            if key not in built:
+                built[key] = self.block(customer_idx, strategy)
+            out[strategy] = self.lists(customer_idx, built[key], self.scores(built[key], strategy), k)
+        return out
+
     def recommend_blocks(self, blocks: Iterable[np.ndarray], k: int = 12,
                          strategy: str | None = None) -> Iterator[np.ndarray]:
         """`recommend` of each block of customers in turn, with the next block's candidates and

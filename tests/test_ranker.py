@@ -194,6 +194,24 @@ def test_query_equals_submit_for_the_ranker(world, tmp_path):
         assert all(item["sources"] for item in result["items"])
 
 
+def test_each_strategy_from_one_candidate_set_per_beta(world, monkeypatch):
+    """`Serving.recommend_each` (the report's) gives every strategy the lists `recommend` gives,
+    building the candidates once per two-tower beta: here the ranker's (TT_BETA) and another one
+    for the rest, so 2 builds for the 5 strategies."""
+    from hmbatch.retrieve import STRATEGIES
+    from hmbatch.serving import Serving
+    idx = np.array(list(range(0, 400, 7)) + [-1], np.int64)
+    with Serving.open(Workspace(world["ws"])) as s:
+        s.first_stage.weights = {**s.weights, "beta": ranker.TT_BETA / 2}
+        expected = {strategy: s.recommend(idx, 12, strategy) for strategy in STRATEGIES}
+        builds, build = [], s.block
+        monkeypatch.setattr(s, "block", lambda *args: builds.append(args[1]) or build(*args))
+        got = s.recommend_each(idx, STRATEGIES, 12)
+    assert sorted(got) == sorted(STRATEGIES) and len(builds) == 2
+    for strategy in STRATEGIES:
+        np.testing.assert_array_equal(got[strategy], expected[strategy])
+
+
 def test_unknown_customer_gets_the_cold_start_list(world):
     result = json.loads(invoke("query", "f" * 64, "--json", "--workspace", world["ws"]).stdout)
     assert not result["known"] and len(result["items"]) == 12 and result["note"]
