@@ -263,9 +263,7 @@ class Serving:
         """The top-k article ids of each customer (rows in input order; -1 = a customer not in the
         database, who gets the cold-start list): k distinct catalogue articles per row."""
         strategy = self.strategy(strategy)
-        _check_k(k)
-        block = self.block(customer_idx, strategy)
-        return self.lists(customer_idx, block, self.scores(block, strategy), k)
+        return self.recommend_each(customer_idx, [strategy], k)[strategy]
 
     def recommend_each(self, customer_idx: np.ndarray, strategies: Iterable[str], k: int = 12) -> dict[str, np.ndarray]:
         """`recommend` of each strategy for the same customers, the candidates and features built
