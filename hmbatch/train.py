@@ -111,6 +111,15 @@ def _multi_step(tf, model):
     return run_steps
 
 
+def _build(model, batch: dict) -> None:
+    """Creates the model's and its optimiser's variables before the training graph is traced: a
+    graph function that creates variables on its first call is traced twice (seconds each)."""
+    if not model.built:
+        model.query_model(batch)
+        model.candidate_model(batch)
+    model.optimizer.build(model.trainable_variables)
+
+
 def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=None, model=None,
         epochs: int | None = None, stage: int = 0):
     """Trains the two-tower model on `examples` (emptied on the way to save memory).
@@ -151,6 +160,7 @@ def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=No
     if n == 0:  # a continuation over weeks without a purchase: nothing to learn
         return model, []
     steps = -(-n // config.batch_size)
+    _build(model, {k: t[:2] for k, t in tensors.items()})
     run_steps = _multi_step(tf, model)
     figures = []
     iterator = iter(data)
