@@ -67,11 +67,15 @@ class TrainConfig:
     seed: int = 0
 
 
-def _tf_setup(seed: int):
-    from hmbatch import model as model_mod  # TensorFlow is imported only here
+def _tf_setup(seed: int | None):
+    """Imports TensorFlow (only here) and, given a seed, seeds it: a seed is set only before
+    weights are drawn, since setting one clears TensorFlow's kernel caches (about a second per
+    graph function re-instantiated), and continued training draws nothing at random."""
+    from hmbatch import model as model_mod
     tf = model_mod.tf
-    tf.keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
+    if seed is not None:
+        tf.keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
     return model_mod, tf
 
 
@@ -132,7 +136,7 @@ def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=No
     Returns:
         (model, figures of each epoch).
     """
-    model_mod, tf = _tf_setup(config.seed + stage)
+    model_mod, tf = _tf_setup(config.seed + stage if model is None else None)
     examples["sampling_prob"] = sampling_probability(examples["article_id"])
     examples["weight"] = recency_weight(examples.pop("asof_date"), config.half_life_weeks)
     n = len(examples["article_id"])
