@@ -92,27 +92,23 @@ def test_each_run_continues_the_one_before(cycle):
     assert final["ranker"]["reused_weeks"] == final["ranker"]["label_weeks"][1:]
 
 
-def test_cold_start_is_asked_for(cycle, tmp_path):
-    ws = tmp_path / "ws"
-    shutil.copytree(cycle["ws"], ws)
-    invoke("train", "--workspace", ws, "--holdout-days", "0", "--cold-start", "--epochs", "1", "--ranker", "none")
-    assert manifest(current(ws))["warm_start"] == {"from": None, "why": "--cold-start"}
-
-
-@pytest.mark.parametrize("point,step,week", [("build-db:03_transactions", "1/6 (build-db)", "this"),
-                                             ("train:fit", "2/6 (train --holdout-days 7)", "this"),
-                                             ("run:6", "6/6 (report)", "last")])
-def test_an_interrupted_run_keeps_the_workspace(cycle, tmp_path, point, step, week):
+@pytest.mark.parametrize("point,step,week,options", [
+    ("build-db:03_transactions", "1/6 (build-db)", "this", ()),
+    ("train:fit", "2/6 (train --holdout-days 7)", "this", ("--cold-start",)),
+    ("run:6", "6/6 (report)", "last", ())])
+def test_an_interrupted_run_keeps_the_workspace(cycle, tmp_path, point, step, week, options):
     """SIGTERM at any step: exit 130, the step named, and the database, the current model and the
     submission as they were before the command. The workspace is the cycle's as it is now, or,
     to reach the last step sooner, as it was last week (then the run is this week's again: its
-    validation training has nothing new to learn)."""
+    validation training has nothing new to learn). The run stopped in its training is asked for
+    a cold start: it trains from nothing although the current run could be continued, and says
+    why."""
     ws, sub = tmp_path / "ws", tmp_path / "sub.csv"
     shutil.copytree(cycle["ws"] if week == "this" else cycle["ws_before"], ws)
     shutil.copy(cycle["root"] / "sub.csv" if week == "this" else cycle["sub_before"], sub)
     before = {"db": (ws / "hmbatch.duckdb").read_bytes(), "current": (ws / "models" / "CURRENT").read_text(),
               "sub": sub.read_bytes()}
-    proc = subprocess.Popen([HMBATCH, "run", str(cycle["data"]), "--workspace", str(ws), "--out", str(sub)],
+    proc = subprocess.Popen([HMBATCH, "run", str(cycle["data"]), "--workspace", str(ws), "--out", str(sub), *options],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**ENV, "HMBATCH_PAUSE_AT": point})
     seen = []
@@ -127,6 +123,8 @@ def test_an_interrupted_run_keeps_the_workspace(cycle, tmp_path, point, step, we
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, out + err
     assert f"stopped at step {step}" in " ".join((out + err).split())
+    if "--cold-start" in options:
+        assert "two-tower: cold start, --cold-start" in " ".join("".join(seen + [out, err]).split())
     assert (ws / "hmbatch.duckdb").read_bytes() == before["db"]
     assert (ws / "models" / "CURRENT").read_text() == before["current"]
     assert sub.read_bytes() == before["sub"]

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from conftest import write_real_format
 
 HMBATCH = str(Path(sys.executable).with_name("hmbatch"))
-EXAMPLES = int(os.environ.get("HMBATCH_FUZZ_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("HMBATCH_FUZZ_EXAMPLES", "10"))
 FILES = ("transactions_train.csv", "customers.csv", "articles.csv")
 
 
