@@ -154,16 +154,22 @@ def tune(block: Block, truth: Truth) -> tuple[dict, float]:
     return best, best_map
 
 
-def beta_scores(s: Serving, truth: Truth, rows: np.ndarray) -> tuple[dict[float, np.ndarray], dict[float, Block]]:
+def beta_scores(s: Serving, truth: Truth, rows: np.ndarray,
+                prebuilt: dict[float, Block]) -> tuple[dict[float, np.ndarray], dict[float, Block]]:
     """The two-tower's AP@12 of each buyer at `rows` for each popularity weight in BETAS (it
-    changes which articles FAISS returns, so each value builds the candidates anew), and, when
-    `rows` are every buyer, the candidates built at each beta (so that none is built twice)."""
+    changes which articles FAISS returns, so each value builds the candidates anew, but for
+    those of every buyer already `prebuilt` at a beta), and, when `rows` are every buyer, the
+    candidates at each beta (so that none is built twice)."""
     sample, out, blocks = subset(truth, rows), {}, {}
+    every = len(rows) == len(truth.customers)
     for beta in BETAS:
         s.first_stage.weights = {**s.weights, "beta": beta}
-        block = buyers_block(s, sample.customers)
+        if beta in prebuilt:
+            block = prebuilt[beta] if every else prebuilt[beta].take(rows)
+        else:
+            block = buyers_block(s, sample.customers)
         out[beta] = map_at_k_matrix(served_lists(s, block, "two-tower"), sample)
-        if len(rows) == len(truth.customers):
+        if every:
             blocks[beta] = block
     return out, blocks
 
@@ -173,13 +179,15 @@ def best_beta(scores: dict[float, np.ndarray], among: np.ndarray) -> float:
     return max(BETAS, key=lambda b: (round(float(scores[b][among].mean()), 12), -abs(b - 1.0)))
 
 
-def tune_out_of_sample(s: Serving, truth: Truth) -> tuple[dict, dict[str, np.ndarray], Block]:
+def tune_out_of_sample(s: Serving, truth: Truth,
+                       prebuilt: dict[float, Block] | None = None) -> tuple[dict, dict[str, np.ndarray], Block]:
     """Fits beta and the blend weights on one half of the buyers and ranks the other half with
     them, then the other way round (2-fold cross-fitting): every buyer's two-tower and blend list
     comes from weights fitted on other buyers, so their MAP@12 is out of sample. The weights kept
     for serving are fitted on (a sample of at most TUNE_SAMPLE of) all buyers. Each set of
     candidates is built once: the sample's at each beta of BETAS (beta changes what FAISS
-    retrieves), and every buyer's at each beta chosen, unless the sample is every buyer.
+    retrieves), and every buyer's at each beta chosen, unless the sample is every buyer; those
+    of every buyer `prebuilt` at a beta ({beta: block}, the ranker's) are not built again.
 
     Returns:
         (the tuning figures, {"two-tower": lists, "blend": lists} of every buyer, out of sample,
@@ -190,7 +198,9 @@ def tune_out_of_sample(s: Serving, truth: Truth) -> tuple[dict, dict[str, np.nda
     order = rng.permutation(n)
     halves = (np.sort(order[:n // 2]), np.sort(order[n // 2:]))
     sampled = np.sort(rng.choice(n, min(n, TUNE_SAMPLE), replace=False))
-    scores, built = beta_scores(s, truth, sampled)  # every buyer's candidates too, when sampled are all
+    prebuilt = prebuilt or {}
+    scores, built = beta_scores(s, truth, sampled, prebuilt)  # every buyer's too, when sampled are all
+    built = {**prebuilt, **built}
 
     def block_at(beta: float) -> Block:
         if beta not in built:
@@ -220,17 +230,26 @@ def tune_out_of_sample(s: Serving, truth: Truth) -> tuple[dict, dict[str, np.nda
              "two_tower_map@12_by_beta": {str(b): float(v.mean()) for b, v in scores.items()}}, lists, block)
 
 
-def ranker_lists(s: Serving, customers: np.ndarray, k: int = 12) -> tuple[np.ndarray, dict]:
-    """The ranker's lists for `customers`, by chunks, through the function submit uses, and each
-    candidate source's recall@N and the union's (the share of true purchases the ranker can
-    reach at all), counted on the candidates each chunk was ranked from (built once)."""
+def ranker_lists(s: Serving, customers: np.ndarray, k: int = 12) -> tuple[np.ndarray, dict, Block | None]:
+    """The ranker's lists for `customers` (sorted), by chunks, as `Serving.recommend` makes
+    them, and each candidate source's recall@N and the union's (the share of true purchases the
+    ranker can reach at all), counted on the candidates each chunk was ranked from (built once).
+    Third: those candidates with the columns the other strategies read (`buyers_block` at the
+    ranker's two-tower beta), or None when the ranker has no two-tower source."""
+    s.strategy("ranker")  # a run without a ranker stops here, with the error that names the fix
     days = s.manifest["config"]["holdout_days"]
     truth = ranker.purchases_between(s.con, s.cutoff, s.cutoff + dt.timedelta(days=days))
-    lists, hits = [], []
+    with_two_tower = s.two_tower("ranker") is not None
+    lists, hits, slim = [], [], []
     for i in range(0, len(customers), RANKER_CHUNK):
-        lists.append(s.recommend(customers[i:i + RANKER_CHUNK], k, "ranker"))
+        chunk = customers[i:i + RANKER_CHUNK]
+        block = s.block(chunk, "ranker")
+        lists.append(s.lists(chunk, block, s.scores(block, "ranker"), k))
         hits.append(candidates.source_hits(s.con, truth))  # the chunk's wanted and cand tables
-    return np.concatenate(lists), candidates.recall_of(candidates.added_hits(hits))
+        if with_two_tower:
+            slim.append(block.slim().cols)
+    shared = Block({c: np.concatenate([p[c] for p in slim]) for c in SLIM_COLUMNS}, customers) if slim else None
+    return np.concatenate(lists), candidates.recall_of(candidates.added_hits(hits)), shared
 
 
 def ranker_figures(s: Serving, recall: dict) -> dict:
@@ -260,20 +279,26 @@ def evaluate(ws: Workspace, strategies: tuple[str, ...] = STRATEGIES, do_tune: b
         truth = held_out(r)
         out = {"model": r.run_dir.name, "cutoff": str(r.cutoff), "buyers": len(truth.customers)}
         crossed: dict[str, np.ndarray] = {}
+        has_ranker = served.default == "ranker"
+        prebuilt: dict[float, Block] = {}
+        if has_ranker:  # first: its candidates are the other strategies' at the ranker's beta
+            ranked, recall, shared = ranker_lists(served, truth.customers)
+            if shared is not None:
+                prebuilt[served.ranker().beta] = shared
         if do_tune:  # its candidates at the kept beta are every buyer's: not built again below
-            out["tuning"], crossed, block = tune_out_of_sample(served, truth)
+            out["tuning"], crossed, block = tune_out_of_sample(served, truth, prebuilt)
             r.weights = {"beta": out["tuning"]["beta"], **out["tuning"]["weights"]}
             manifest = {**r.manifest, "blend": r.weights}
             atomic_write_text(r.run_dir / "manifest.json", json.dumps(manifest, indent=2))
+        elif float(r.weights["beta"]) in prebuilt:
+            block = prebuilt[float(r.weights["beta"])]
         else:
             block = buyers_block(served, truth.customers)
         out["weights"] = r.weights
+        if has_ranker:
+            out.update(ranker_figures(served, recall))
         seg = segments(r, truth.customers)
         n_articles = len(r.article_ids)
-        has_ranker = served.default == "ranker"
-        if has_ranker:
-            ranked, recall = ranker_lists(served, truth.customers)
-            out.update(ranker_figures(served, recall))
         out["results"] = {}
         for s in strategies:
             if s == "ranker" and not has_ranker and len(strategies) > 1:

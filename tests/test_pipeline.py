@@ -324,7 +324,8 @@ def test_tuned_figures_are_out_of_sample(world, monkeypatch):
     """evaluate --tune ranks each half of the buyers with beta and weights fitted on the other half:
     the blend's and the two-tower's reported MAP@12 are the cross-fitted lists' (known answer:
     recomputed here from the folds' saved weights), never the in-sample fit. The buyers are fewer
-    than TUNE_SAMPLE, so their candidates are built once per beta of BETAS and never again."""
+    than TUNE_SAMPLE, so their candidates are built once per beta of BETAS and never again, and
+    not at all at the ranker's beta (1.0): the ranker's candidates, built first, serve there."""
     from hmbatch import evaluate as evaluate_mod
     from hmbatch.metrics import map_at_k_matrix
     from hmbatch.serving import Serving
@@ -333,7 +334,7 @@ def test_tuned_figures_are_out_of_sample(world, monkeypatch):
     monkeypatch.setattr(evaluate_mod, "buyers_block", lambda s, customers, *a: builds.append(
         (s.weights["beta"], len(customers))) or build(s, customers, *a))
     out = evaluate_mod.evaluate(Workspace(world["ws"]), ("blend", "two-tower"), do_tune=True)
-    assert builds == [(beta, out["buyers"]) for beta in evaluate_mod.BETAS]
+    assert builds == [(beta, out["buyers"]) for beta in evaluate_mod.BETAS if beta != 1.0]
     folds = out["tuning"]["folds"]
     assert len(folds) == 2 and sum(f["scored_on"] for f in folds) == out["buyers"]
     with Serving.open(Workspace(world["ws"])) as s:
@@ -351,6 +352,35 @@ def test_tuned_figures_are_out_of_sample(world, monkeypatch):
     assert out["results"]["blend"]["map@12"] == pytest.approx(blend.mean())
     assert out["results"]["two-tower"]["map@12"] == pytest.approx(tt.mean())
     assert out["tuning"]["map@12_other_half"] == pytest.approx(blend.mean())
+
+
+def test_tuning_sample_is_taken_from_the_rankers_candidates(world, monkeypatch):
+    """Known answer: with more buyers than TUNE_SAMPLE, the sample's candidates at the ranker's
+    beta (1.0) are taken out of every buyer's, built for the ranker, not built again: they are
+    the candidates a fresh build of the sample gives, column for column, and so are its scores."""
+    from hmbatch import evaluate as evaluate_mod
+    from hmbatch.metrics import map_at_k_matrix
+    from hmbatch.serving import Serving
+    from hmbatch.workspace import Workspace
+    builds, build = [], evaluate_mod.buyers_block
+    monkeypatch.setattr(evaluate_mod, "buyers_block", lambda s, customers, *a: builds.append(
+        (s.weights["beta"], len(customers))) or build(s, customers, *a))
+    with Serving.open(Workspace(world["ws"])) as s:
+        truth = evaluate_mod.held_out(s.first_stage)
+        _, _, shared = evaluate_mod.ranker_lists(s, truth.customers)
+        assert shared is not None and s.ranker().beta == 1.0
+        rows = np.arange(0, len(truth.customers), 2)
+        scores, _ = evaluate_mod.beta_scores(s, truth, rows, {1.0: shared})
+        assert builds == [(beta, len(rows)) for beta in evaluate_mod.BETAS if beta != 1.0]
+        s.first_stage.weights = {**s.weights, "beta": 1.0}
+        fresh = build(s, truth.customers[rows])
+        taken = shared.take(rows)
+        sample = evaluate_mod.subset(truth, rows)
+        expected = map_at_k_matrix(evaluate_mod.served_lists(s, fresh, "two-tower"), sample)
+    assert set(taken.cols) == set(fresh.cols) and np.array_equal(taken.customers, fresh.customers)
+    for name, values in fresh.cols.items():
+        np.testing.assert_array_equal(taken.cols[name], values, err_msg=name)
+    np.testing.assert_array_equal(scores[1.0], expected)
 
 
 def test_final_model_carries_tuned_blend_over(world, tmp_path):
