@@ -48,6 +48,11 @@ def buyers_block(s: Serving, customers: np.ndarray, strategy: str = "blend") -> 
     parts = [s.block(customers[i:i + CHUNK], strategy).slim().cols for i in range(0, len(customers), CHUNK)]
     if not parts:
         return s.block(customers, strategy).slim()
+    return joined(parts, customers)
+
+
+def joined(parts: list[dict[str, np.ndarray]], customers: np.ndarray) -> Block:
+    """One block of the slim columns of consecutive chunks of `customers`."""
     return Block({c: np.concatenate([p[c] for p in parts]) for c in SLIM_COLUMNS}, customers)
 
 
@@ -236,19 +241,18 @@ def ranker_lists(s: Serving, customers: np.ndarray, k: int = 12) -> tuple[np.nda
     ranker can reach at all), counted on the candidates each chunk was ranked from (built once).
     Third: those candidates with the columns the other strategies read (`buyers_block` at the
     ranker's two-tower beta), or None when the ranker has no two-tower source."""
-    s.strategy("ranker")  # a run without a ranker stops here, with the error that names the fix
+    # a run without a ranker stops here, with the error that names the fix
+    with_two_tower = s.two_tower("ranker") is not None
     days = s.manifest["config"]["holdout_days"]
     truth = ranker.purchases_between(s.con, s.cutoff, s.cutoff + dt.timedelta(days=days))
-    with_two_tower = s.two_tower("ranker") is not None
     lists, hits, slim = [], [], []
     for i in range(0, len(customers), RANKER_CHUNK):
-        chunk = customers[i:i + RANKER_CHUNK]
-        block = s.block(chunk, "ranker")
-        lists.append(s.lists(chunk, block, s.scores(block, "ranker"), k))
+        block = s.block(customers[i:i + RANKER_CHUNK], "ranker")
+        lists.append(served_lists(s, block, "ranker", k=k))
         hits.append(candidates.source_hits(s.con, truth))  # the chunk's wanted and cand tables
         if with_two_tower:
             slim.append(block.slim().cols)
-    shared = Block({c: np.concatenate([p[c] for p in slim]) for c in SLIM_COLUMNS}, customers) if slim else None
+    shared = joined(slim, customers) if slim else None
     return np.concatenate(lists), candidates.recall_of(candidates.added_hits(hits)), shared
 
 

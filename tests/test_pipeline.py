@@ -320,7 +320,17 @@ def test_candidate_recall_adds_up_over_chunks(world, monkeypatch):
     assert whole["sources"]["union"][-1] > 0
 
 
-def test_tuned_figures_are_out_of_sample(world, monkeypatch):
+@pytest.fixture
+def buyer_builds(monkeypatch) -> tuple[list, object]:
+    """(the (beta, customers) of each `evaluate.buyers_block` call from now on, the function)."""
+    from hmbatch import evaluate as evaluate_mod
+    builds, build = [], evaluate_mod.buyers_block
+    monkeypatch.setattr(evaluate_mod, "buyers_block", lambda s, customers, *a: builds.append(
+        (s.weights["beta"], len(customers))) or build(s, customers, *a))
+    return builds, build
+
+
+def test_tuned_figures_are_out_of_sample(world, buyer_builds):
     """evaluate --tune ranks each half of the buyers with beta and weights fitted on the other half:
     the blend's and the two-tower's reported MAP@12 are the cross-fitted lists' (known answer:
     recomputed here from the folds' saved weights), never the in-sample fit. The buyers are fewer
@@ -330,9 +340,7 @@ def test_tuned_figures_are_out_of_sample(world, monkeypatch):
     from hmbatch.metrics import map_at_k_matrix
     from hmbatch.serving import Serving
     from hmbatch.workspace import Workspace
-    builds, build = [], evaluate_mod.buyers_block
-    monkeypatch.setattr(evaluate_mod, "buyers_block", lambda s, customers, *a: builds.append(
-        (s.weights["beta"], len(customers))) or build(s, customers, *a))
+    builds, build = buyer_builds
     out = evaluate_mod.evaluate(Workspace(world["ws"]), ("blend", "two-tower"), do_tune=True)
     assert builds == [(beta, out["buyers"]) for beta in evaluate_mod.BETAS if beta != 1.0]
     folds = out["tuning"]["folds"]
@@ -354,7 +362,7 @@ def test_tuned_figures_are_out_of_sample(world, monkeypatch):
     assert out["tuning"]["map@12_other_half"] == pytest.approx(blend.mean())
 
 
-def test_tuning_sample_is_taken_from_the_rankers_candidates(world, monkeypatch):
+def test_tuning_sample_is_taken_from_the_rankers_candidates(world, buyer_builds):
     """Known answer: with more buyers than TUNE_SAMPLE, the sample's candidates at the ranker's
     beta (1.0) are taken out of every buyer's, built for the ranker, not built again: they are
     the candidates a fresh build of the sample gives, column for column, and so are its scores."""
@@ -362,9 +370,7 @@ def test_tuning_sample_is_taken_from_the_rankers_candidates(world, monkeypatch):
     from hmbatch.metrics import map_at_k_matrix
     from hmbatch.serving import Serving
     from hmbatch.workspace import Workspace
-    builds, build = [], evaluate_mod.buyers_block
-    monkeypatch.setattr(evaluate_mod, "buyers_block", lambda s, customers, *a: builds.append(
-        (s.weights["beta"], len(customers))) or build(s, customers, *a))
+    builds, build = buyer_builds
     with Serving.open(Workspace(world["ws"])) as s:
         truth = evaluate_mod.held_out(s.first_stage)
         _, _, shared = evaluate_mod.ranker_lists(s, truth.customers)
