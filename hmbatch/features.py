@@ -125,3 +125,12 @@ def data_signature(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> str:
         "SELECT count(*), coalesce(sum(hash(customer_idx, article_id, t_dat, price, channel)), 0) "
         "FROM transactions WHERE t_dat <= ?", [cutoff]).fetchone()
     return f"{rows}:{digest}"
+
+
+def tables_signature(con: duckdb.DuckDBPyConnection) -> str:
+    """A digest of the articles and customers tables, every column and the numbering included:
+    with `data_signature`, what a run's embeddings were computed from (the towers read nothing
+    else)."""
+    parts = [con.execute(f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {table} t").fetchone()
+             for table in ("articles", "customers")]
+    return "/".join(f"{rows}:{digest}" for rows, digest in parts)

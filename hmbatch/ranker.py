@@ -436,11 +436,13 @@ def train_run(ws, config, ranker: str = "lightgbm", warm: bool | None = None, pr
     # the candidates' options (--candidates, --quota) hold for every strategy, with a ranker or not
     ranker_config = resolve_config(ws, config.holdout_days, **ranker_options)
     steps, snapshot_weeks, veto = [context_step(ranker_config.candidates())], 0, None
+    stages = {"candidates": ranker_config.candidates().manifest(), "ranker": None}
     if ranker == "lightgbm":
         steps.append(training_step(ranker_config, log))
         snapshot_weeks = ranker_config.weeks if ranker_config.two_tower else 0
         veto = other_features
-    return train_mod.train(ws, config, progress, log, steps, snapshot_weeks, warm, veto)
+        stages["ranker"] = {**dataclasses.asdict(ranker_config), "feature_version": FEATURE_VERSION}
+    return train_mod.train(ws, config, progress, log, steps, snapshot_weeks, warm, veto, stages)
 
 
 def other_features(run: Path) -> str | None:

@@ -12,6 +12,7 @@ import gc
 import datetime as dt
 import json
 import os
+import shutil
 import time
 import weakref
 from collections.abc import Mapping
@@ -419,6 +420,57 @@ def warm_start(ws: Workspace, con, config: TrainConfig, cutoff: dt.date, label_w
     return run, f"continuing the current run {run.name} ({gap // 7} week(s) newer data)"
 
 
+def finished_run(ws: Workspace, identity: dict) -> Path | None:
+    """The newest run of the workspace whose manifest has this `identity` (the database's
+    fingerprint, the options of every stage, the cut-off and the run it started from): this
+    training's result already, since the same inputs train the same model (the seeds are fixed
+    and the kernels deterministic). A cycle stopped after its trainings finds them when it is
+    run again."""
+    for run in sorted((p for p in ws.models_dir.glob("run-*") if p.is_dir()), reverse=True):
+        try:
+            if json.loads((run / "manifest.json").read_text()).get("identity") == identity:
+                return run
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def nothing_to_learn(run: Path, con, cutoff: dt.date) -> bool:
+    """Whether continuing `run` (which `warm_start` chose: the rows up to its cut-off are the ones it
+    saw) would train on nothing and embed the same rows with the same weights: its cut-off is
+    `cutoff` and the articles and customers tables are as it saw them. Next week's validation run
+    is such a continuation of this week's final run."""
+    manifest = json.loads((run / "manifest.json").read_text())
+    return manifest["cutoff"] == str(cutoff) and manifest.get("tables_signature") == features.tables_signature(con)
+
+
+def reuse_export(run: Path, tmp: Path, info: dict) -> dict:
+    """What `export` and `model.save_vocab` would write for `run`'s own model, taken from it
+    (hard links where the file system allows, else copies; runs are never changed in place), the
+    indexes' info written for the new run. TensorFlow is not imported. Returns the sizes `export`
+    returns."""
+    for name in ("towers", "vocab", "index_all", "index_recent", "customer_embeddings.npy"):
+        source = run / name
+        if source.is_dir():
+            shutil.copytree(source, tmp / name, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(source, tmp / name)
+    for name in ("index_all", "index_recent"):
+        index_json = tmp / name / "index.json"
+        saved = json.loads(index_json.read_text())
+        index_json.unlink()  # a link to the run's file: written anew, not through the link
+        index_json.write_text(json.dumps({**saved, **info, "embeddings_of": run.name}, indent=2))
+    training = json.loads((run / "manifest.json").read_text())["training"]
+    return {k: training[k] for k in ("articles", "recent_articles", "customers")}
+
+
+def _link_or_copy(source, target) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 def continued_model(run: Path, con, cutoff: dt.date, config: TrainConfig):
     """The run's two-tower with its vocabularies extended to the customers who bought since and
     to the articles added to the database: (model, vocabularies, the run's cut-off)."""
@@ -458,7 +510,7 @@ def check_finite_array(vectors: np.ndarray, what: str) -> np.ndarray:
 
 
 def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_steps=(),
-          snapshot_weeks: int = 0, warm: bool | None = None, veto=None) -> Path:
+          snapshot_weeks: int = 0, warm: bool | None = None, veto=None, stages: dict | None = None) -> Path:
     """Trains a model on the workspace's database and makes it current.
 
     Args:
@@ -475,16 +527,20 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
         warm: continue the current run (True), train from nothing (False), or continue it when it
             can be (None: `warm_start` decides, and the manifest says why).
         veto: see `warm_start`.
+        stages: the options of the `extra_steps` (JSON values): with the database's fingerprint,
+            `config`, the cut-off and the starting run, they make the run's identity. An earlier
+            run of the same identity is made current again instead of training anew (not with
+            `warm=False`, a cold start asked for).
 
     Returns:
-        The new run folder.
+        The new run folder (or the earlier one of the same identity).
 
     Raises:
         HmbatchError: no database, no training examples, or training diverged.
     """
     from hmbatch.data import connect_read_only, read_meta
-    from hmbatch import model as model_mod  # TensorFlow first: its import resets signal handlers
-    with ws.writer_lock("train"), signals_as_interrupt():
+    with ws.writer_lock("train"), contextlib.ExitStack() as stack:
+        stack.enter_context(signals_as_interrupt())
         con = connect_read_only(ws)
         meta = read_meta(con)
         cutoff, last = features.dates(con, config.holdout_days)
@@ -493,18 +549,36 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
                       else (None, "--cold-start"))
         if warm and start is None:
             raise HmbatchError(f"--warm-start: {why}")
+        identity = json.loads(json.dumps({"fingerprint": meta["fingerprint"], "config": dataclasses.asdict(config),
+                                          "stages": stages or {}, "cutoff": str(cutoff),
+                                          "from": start.name if start else None}))
+        if warm is not False and (done := finished_run(ws, identity)):
+            log(f"two-tower: run {done.name} is this training's result already (the same files, options "
+                "and starting run): it is made current again")
+            con.close()
+            ws.set_current_model(done)
+            return done
+        reused = start is not None and nothing_to_learn(start, con, cutoff)
+        if reused:
+            why += "; nothing new to learn (the same cut-off, articles and customers): its towers, embeddings and indexes are reused"
+        else:
+            from hmbatch import model as model_mod  # TensorFlow (seconds), only when the towers run
+            stack.enter_context(signals_as_interrupt())  # handlers of ours, whatever the import set
         log(f"two-tower: {'warm start, ' if start else 'cold start, '}{why}")
+        info = {"cutoff": str(cutoff), "fingerprint": meta["fingerprint"], "options": dataclasses.asdict(config)}
         tmp = ws.tmp_path("train")
         try:
             tmp.mkdir(parents=True)
-            model, vocab, epochs, snapshots = week_by_week(config, con, cutoff, snapshot_weeks,
-                                                           tmp / "two_tower_weeks", progress, log, start,
-                                                           buyers_only=True)
+            if reused:
+                model, epochs, snapshots = None, [], {}
+                sizes = reuse_export(start, tmp, info)
+            else:
+                model, vocab, epochs, snapshots = week_by_week(config, con, cutoff, snapshot_weeks,
+                                                               tmp / "two_tower_weeks", progress, log, start,
+                                                               buyers_only=True)
+                sizes = export(tmp, model, con, cutoff + dt.timedelta(days=1), config, info)
+                model_mod.save_vocab(tmp, vocab)
             train_s = time.perf_counter() - started
-            sizes = export(tmp, model, con, cutoff + dt.timedelta(days=1), config,
-                           {"cutoff": str(cutoff), "fingerprint": meta["fingerprint"],
-                            "options": dataclasses.asdict(config)})
-            model_mod.save_vocab(tmp, vocab)
             pause_point("train:export")
             manifest = {
                 "config": dataclasses.asdict(config), "cutoff": str(cutoff), "last_date": str(last),
@@ -512,12 +586,14 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
                 "training": {"examples": epochs[0]["examples"] if epochs else 0, "seconds": round(train_s, 2),
                              "epochs": epochs, "snapshots": [str(w) for w in snapshots], **sizes},
                 "blend": previous_blend(ws) if config.holdout_days == 0 else None,
-                "warm_start": {"from": start.name if start else None, "why": why},
+                "warm_start": {"from": start.name if start else None, "why": why, "reused": reused},
                 "data_signature": features.data_signature(con, cutoff),
+                "tables_signature": features.tables_signature(con),
+                "identity": identity,
             }
             if config.holdout_days > 0:
                 manifest["retrieval"] = holdout_recall(tmp, con, cutoff, config.holdout_days)
-            if extra_steps:  # the two-tower is exported: give its memory back before the next stage
+            if extra_steps and model is not None:  # the two-tower is exported: free it for the next stage
                 del model
                 model_mod.tf.keras.backend.clear_session()
                 gc.collect()

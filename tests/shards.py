@@ -1,14 +1,16 @@
-"""`make test`: the suite as two pytest processes side by side, one per core.
+"""`make test`: the suite as four pytest processes side by side on the machine's cores.
 
 Most of the suite's time is spent in one thread (process starts, TensorFlow's import, small
-DuckDB queries), so two processes finish it in little more than half the time on 2 cores. The
-modules that read the shared trained world (`conftest.trained_world`, trained once per process)
-run in one shard, every other module in the other, so the world is still trained once. Each
-shard has its own temporary folder. The first shard's output is shown as it comes, the second's
-when it ends; each shard's threads are capped at one (OpenMP for LightGBM, TensorFlow's pools):
-with one process per core, more threads only contend for the cores. The exit code is the first
-failing one of the two (0 when both pass; a shard whose modules hold none of the selected tests
-counts as passed).
+DuckDB queries), so several processes finish it in little more than the suite's CPU time divided
+by the cores. The modules are grouped so that the groups take about as long as each other
+(GROUPS; every module not named there forms the last group), and the longest chains of work that
+depend on each other (test_cycle's weekly runs, the shared trained world and the tests that read
+it) each have a process. The shared trained world (`conftest.trained_world`) is made once for
+all the processes: the first to need it makes it in a shared folder under a lock, the others wait
+on the lock and copy it. Each process has its own temporary folder and its threads capped at one
+(OpenMP for LightGBM, TensorFlow's pools): with more processes than cores, more threads only
+contend for them. Each group's output is shown when it ends. The exit code is the first failing
+one (0 when all pass; a group whose modules hold none of the selected tests counts as passed).
 
     python tests/shards.py [PYTEST OPTIONS...]      e.g. -m "not slow", -x, -k ranker
 
@@ -27,46 +29,64 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 NO_TESTS = 5  # pytest's exit code when no test was selected
 ONE_THREAD = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
-# the modules that use conftest.trained_world: one shard, so it is trained once
-WORLD = ("test_pipeline", "test_ranker", "test_ray", "test_reliability", "test_sources", "test_workspace_tools")
+SHARED_ENV = "HMBATCH_TEST_SHARED"  # conftest.trained_world makes the world once in this folder
+# the groups of modules, one process each, about equally long on 2 cores (measured); the modules
+# not named here are the last group
+GROUPS = (("test_cycle",),
+          ("test_pipeline", "test_ray"),
+          ("test_reliability", "test_ranker", "test_workspace_tools", "test_sources"))
 
 
-def shards() -> tuple[list[str], list[str]]:
-    """(every module but WORLD's, WORLD's), as paths."""
+def groups() -> list[list[str]]:
+    """The modules of each process, as paths: GROUPS, then every other module."""
     modules = sorted(p.stem for p in TESTS.glob("test_*.py"))
-    missing = sorted(set(WORLD) - set(modules))
+    named = [m for group in GROUPS for m in group]
+    missing = sorted(set(named) - set(modules))
     if missing:
-        raise SystemExit(f"tests/shards.py: WORLD names {missing[0]}, which is not a module of tests/")
-    return ([str(TESTS / f"{m}.py") for m in modules if m not in WORLD],
-            [str(TESTS / f"{m}.py") for m in WORLD])
+        raise SystemExit(f"tests/shards.py: GROUPS names {missing[0]}, which is not a module of tests/")
+    if len(named) != len(set(named)):
+        raise SystemExit("tests/shards.py: a module is in two GROUPS")
+    rest = [m for m in modules if m not in named]
+    return [[str(TESTS / f"{m}.py") for m in group] for group in (*GROUPS, rest) if group]
 
 
 def main(options: list[str]) -> int:
     started = time.perf_counter()
-    rest, world = shards()
-    env = {**{name: "1" for name in ONE_THREAD}, **os.environ}  # what the caller set wins
     with tempfile.TemporaryDirectory(prefix="hmbatch-shards-") as tmp:
-        log = Path(tmp) / "world.log"
+        env = {**{name: "1" for name in ONE_THREAD}, **os.environ, SHARED_ENV: str(Path(tmp) / "shared")}
+        (Path(tmp) / "shared").mkdir()
         command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *options]
-        with open(log, "w") as handle:
-            second = subprocess.Popen([*command, "--basetemp", str(Path(tmp) / "world"), *world],
-                                      stdout=handle, stderr=subprocess.STDOUT, env=env)
-            try:
-                print(f"== shard 1 of 2: {len(rest)} modules", flush=True)
-                first = subprocess.run([*command, "--basetemp", str(Path(tmp) / "rest"), *rest], env=env).returncode
-                print(f"== shard 2 of 2: {len(WORLD)} modules (the shared trained world)", flush=True)
-                second.wait()
-            finally:
-                if second.poll() is None:
-                    second.kill()
-                    second.wait()
-        print(log.read_text(), end="", flush=True)
-    codes = (first, second.returncode)
-    if codes == (NO_TESTS, NO_TESTS):
+        running = {}
+        try:
+            for number, paths in enumerate(groups(), start=1):
+                log = Path(tmp) / f"group-{number}.log"
+                with open(log, "w") as handle:
+                    proc = subprocess.Popen([*command, "--basetemp", str(Path(tmp) / f"group-{number}"), *paths],
+                                            stdout=handle, stderr=subprocess.STDOUT, env=env)
+                running[proc] = (number, [Path(p).stem for p in paths], log)
+            print(f"== {len(running)} pytest processes", flush=True)
+            codes = {}
+            while running:
+                pid, status, usage = os.wait4(-1, 0)  # the next child to end, with its CPU time
+                proc = next((p for p in running if p.pid == pid), None)
+                if proc is None:
+                    continue
+                proc.returncode = os.waitstatus_to_exitcode(status)
+                number, names, log = running.pop(proc)
+                codes[number] = proc.returncode
+                print(f"== group {number} ({', '.join(names)}): exit code {proc.returncode} after "
+                      f"{time.perf_counter() - started:.0f} s, {usage.ru_utime + usage.ru_stime:.0f} s of CPU "
+                      "(its child processes included)", flush=True)
+                print(log.read_text(), end="", flush=True)
+        finally:
+            for proc in running:
+                proc.kill()
+                proc.wait()
+    if all(c == NO_TESTS for c in codes.values()):
         return NO_TESTS
-    failed = [c for c in codes if c not in (0, NO_TESTS)]
-    print(f"== shards: {'FAILED' if failed else 'passed'} (exit codes {codes[0]} and {codes[1]}) "
-          f"in {time.perf_counter() - started:.0f} s", flush=True)
+    failed = [codes[n] for n in sorted(codes) if codes[n] not in (0, NO_TESTS)]
+    print(f"== shards: {'FAILED' if failed else 'passed'} (exit codes "
+          f"{', '.join(str(codes[n]) for n in sorted(codes))}) in {time.perf_counter() - started:.0f} s", flush=True)
     return failed[0] if failed else 0
 
 

@@ -48,21 +48,53 @@ def current(ws: Path) -> Path:
     return ws / "models" / (ws / "models" / "CURRENT").read_text().strip()
 
 
+def state(ws: Path, sub: Path) -> dict:
+    """What a stopped run must leave as it was: the database, the current run, the submission."""
+    return {"db": (ws / "hmbatch.duckdb").read_bytes(), "current": (ws / "models" / "CURRENT").read_text(),
+            "sub": sub.read_bytes()}
+
+
+def stopped_run(data: Path, ws: Path, sub: Path, point: str, options=()) -> dict:
+    """`hmbatch run` in a child process, sent SIGTERM once it is paused at `point`: its exit code
+    and output, and the workspace's state before and after."""
+    before = state(ws, sub)
+    proc = subprocess.Popen([HMBATCH, "run", str(data), "--workspace", str(ws), "--out", str(sub), *options],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**ENV, "HMBATCH_PAUSE_AT": point})
+    seen = []
+    for line in proc.stderr:
+        seen.append(line)
+        if f"hmbatch: paused at {point}" in line:
+            break
+    else:
+        proc.wait()
+        raise AssertionError(f"ended (exit {proc.returncode}) before {point}: {''.join(seen)[-2000:]}")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=300)
+    return {"code": proc.returncode, "output": " ".join("".join(seen + [out, err]).split()), "before": before,
+            "after": state(ws, sub), "tmp": list((ws / "tmp").iterdir())}
+
+
+def assert_kept(stopped: dict, step: str) -> None:
+    assert stopped["code"] == 130, stopped["output"][-3000:]
+    assert f"stopped at step {step}" in stopped["output"]
+    assert stopped["after"] == stopped["before"] and stopped["tmp"] == []
+
+
 @pytest.fixture(scope="module")
 def cycle(tmp_path_factory):
-    """Last week's delivery run from nothing, then this week's (one more week) run warm."""
+    """Last week's delivery run from nothing; then this week's (one more week) run warm, stopped
+    by SIGTERM at its last step (after its trainings and the submission), and run again."""
     root = tmp_path_factory.mktemp("cycle")
-    data, before, ws = root / "data", root / "before", root / "ws"
+    data, before, ws, sub = root / "data", root / "before", root / "ws", root / "sub.csv"
     invoke("synth", data, "--scale", "tiny", "--seed", "2")
     week_earlier(data, before)
-    first = invoke("run", before, "--workspace", ws, "--out", root / "sub.csv")
+    first = invoke("run", before, "--workspace", ws, "--out", sub)
     first_final = current(ws)
-    shutil.copytree(ws, root / "ws last week")
-    shutil.copy(root / "sub.csv", root / "sub last week.csv")
-    second = invoke("run", data, "--workspace", ws, "--out", root / "sub.csv")
+    stopped = stopped_run(data, ws, sub, "run:6")
+    second = invoke("run", data, "--workspace", ws, "--out", sub)
     return {"root": root, "data": data, "ws": ws, "first": first.output, "second": second.output,
-            "first_final": first_final, "final": current(ws), "ws_before": root / "ws last week",
-            "sub_before": root / "sub last week.csv"}
+            "first_final": first_final, "final": current(ws), "stopped": stopped}
 
 
 def test_run_does_the_whole_cycle(cycle):
@@ -90,45 +122,61 @@ def test_each_run_continues_the_one_before(cycle):
     assert len(final["training"]["epochs"]) == 1
     assert validation["ranker"]["reused_weeks"] == validation["ranker"]["label_weeks"]
     assert final["ranker"]["reused_weeks"] == final["ranker"]["label_weeks"][1:]
+    # this week's validation run had nothing to learn: last week's final towers, embeddings and
+    # indexes, linked, not computed again (no TensorFlow in that step)
+    assert [manifest(r)["warm_start"]["reused"] for r in runs] == [False, False, True, False]
+    assert "nothing new to learn" in cycle["stopped"]["output"] and "nothing new to learn" not in cycle["first"]
+    for name in ("customer_embeddings.npy", "index_all/index.faiss", "index_recent/ids.npy", "towers/weights.index"):
+        assert (runs[2] / name).read_bytes() == (runs[1] / name).read_bytes(), name
+    assert json.loads((runs[2] / "index_all" / "index.json").read_text())["fingerprint"] == validation["fingerprint"]
 
 
-@pytest.mark.parametrize("point,step,week,options", [
-    ("build-db:03_transactions", "1/6 (build-db)", "this", ()),
-    ("train:fit", "2/6 (train --holdout-days 7)", "this", ("--cold-start",)),
-    ("run:6", "6/6 (report)", "last", ())])
-def test_an_interrupted_run_keeps_the_workspace(cycle, tmp_path, point, step, week, options):
+def test_nothing_to_learn_needs_the_same_cutoff_articles_and_customers(cycle, tmp_path):
+    """A continuation reuses its run only when its cut-off is the run's and the articles and
+    customers tables are the ones the run saw (the rows up to the cut-off are checked before)."""
+    import datetime as dt
+    from hmbatch.train import nothing_to_learn
+    run = cycle["final"]
+    cutoff = dt.date.fromisoformat(manifest(run)["cutoff"])
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(cycle["ws"] / "hmbatch.duckdb", db)
+    with duckdb.connect(str(db)) as con:
+        assert nothing_to_learn(run, con, cutoff)
+        assert not nothing_to_learn(run, con, cutoff - dt.timedelta(days=7))
+        con.execute("UPDATE customers SET customer_id = customer_id || 'x' WHERE customer_idx = 0")
+        assert not nothing_to_learn(run, con, cutoff)
+        con.execute("UPDATE customers SET customer_id = rtrim(customer_id, 'x') WHERE customer_idx = 0")
+        assert nothing_to_learn(run, con, cutoff)
+        con.execute("UPDATE articles SET product_code = product_code + 1 WHERE article_id = (SELECT min(article_id) FROM articles)")
+        assert not nothing_to_learn(run, con, cutoff)
+
+
+@pytest.mark.parametrize("point,step,options", [
+    ("build-db:03_transactions", "1/6 (build-db)", ()),
+    ("train:fit", "2/6 (train --holdout-days 7)", ("--cold-start",))])
+def test_an_interrupted_run_keeps_the_workspace(cycle, tmp_path, point, step, options):
     """SIGTERM at any step: exit 130, the step named, and the database, the current model and the
-    submission as they were before the command. The workspace is the cycle's as it is now, or,
-    to reach the last step sooner, as it was last week (then the run is this week's again: its
-    validation training has nothing new to learn). The run stopped in its training is asked for
-    a cold start: it trains from nothing although the current run could be continued, and says
-    why."""
+    submission as they were before the command (the last step: see the next test). The run
+    stopped in its training is asked for a cold start: it trains from nothing although the
+    current run could be continued, and says why."""
     ws, sub = tmp_path / "ws", tmp_path / "sub.csv"
-    shutil.copytree(cycle["ws"] if week == "this" else cycle["ws_before"], ws)
-    shutil.copy(cycle["root"] / "sub.csv" if week == "this" else cycle["sub_before"], sub)
-    before = {"db": (ws / "hmbatch.duckdb").read_bytes(), "current": (ws / "models" / "CURRENT").read_text(),
-              "sub": sub.read_bytes()}
-    proc = subprocess.Popen([HMBATCH, "run", str(cycle["data"]), "--workspace", str(ws), "--out", str(sub), *options],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**ENV, "HMBATCH_PAUSE_AT": point})
-    seen = []
-    for line in proc.stderr:
-        seen.append(line)
-        if f"hmbatch: paused at {point}" in line:
-            break
-    else:
-        proc.wait()
-        raise AssertionError(f"ended (exit {proc.returncode}) before {point}: {''.join(seen)[-2000:]}")
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 130, out + err
-    assert f"stopped at step {step}" in " ".join((out + err).split())
+    shutil.copytree(cycle["ws"], ws)
+    shutil.copy(cycle["root"] / "sub.csv", sub)
+    stopped = stopped_run(cycle["data"], ws, sub, point, options)
+    assert_kept(stopped, step)
     if "--cold-start" in options:
-        assert "two-tower: cold start, --cold-start" in " ".join("".join(seen + [out, err]).split())
-    assert (ws / "hmbatch.duckdb").read_bytes() == before["db"]
-    assert (ws / "models" / "CURRENT").read_text() == before["current"]
-    assert sub.read_bytes() == before["sub"]
-    assert not list((ws / "tmp").iterdir())
+        assert "two-tower: cold start, --cold-start" in stopped["output"]
+
+
+def test_a_run_stopped_at_its_last_step_keeps_the_workspace_and_resumes(cycle):
+    """This week's run, stopped at the report (its trainings done, the submission written): the
+    workspace is last week's. Run again, it makes current again the trainings it finished (the
+    same files, options and starting runs) instead of training anew."""
+    assert_kept(cycle["stopped"], "6/6 (report)")
+    assert cycle["stopped"]["before"]["current"].strip() == cycle["first_final"].name
+    assert cycle["second"].count("is this training's result already") == 2
+    runs = sorted(p for p in (cycle["ws"] / "models").iterdir() if p.is_dir())
+    assert cycle["final"] == runs[-1] and manifest(runs[-1])["warm_start"]["from"] == runs[-2].name
 
 
 def test_final_report_carries_the_validation_figures(cycle, tmp_path):
