@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 from hmbatch.errors import InputError, SqlError
-from hmbatch.sqlfiles import execute_file, parameters, split_statements, sql_dir
+from hmbatch.sqlfiles import duckdb_config, execute_file, parameters, split_statements, sql_dir
 from hmbatch.workspace import (Workspace, on_interrupt, pause_point, remove_path, signal_received,
                                signals_as_interrupt)
 
@@ -406,7 +406,7 @@ def _build_into(tmp_db: Path, stand_in: Path, inputs: dict[str, Path], digests: 
     if "sample_submission_csv" not in params:
         stand_in.write_text(",".join(SAMPLE_COLUMNS) + "\n")
         params["sample_submission_csv"] = str(stand_in)
-    con = duckdb.connect(str(tmp_db))
+    con = duckdb.connect(str(tmp_db), config=duckdb_config())
     try:
         with on_interrupt(con.interrupt):
             return _run_steps(con, inputs, digests, params, ws, memory_limit)
@@ -457,4 +457,4 @@ def summarize(con: duckdb.DuckDBPyConnection) -> dict:
 
 def connect_read_only(ws: Workspace, memory_limit: str = "2GB") -> duckdb.DuckDBPyConnection:
     """Opens the workspace database for reading, with a bounded DuckDB memory budget."""
-    return duckdb.connect(str(ws.require_db()), read_only=True, config={"memory_limit": memory_limit})
+    return duckdb.connect(str(ws.require_db()), read_only=True, config=duckdb_config(memory_limit=memory_limit))

@@ -328,9 +328,10 @@ def score_file(submission: Path, truth_csv: Path, k: int = 12) -> dict:
     """
     import duckdb
     from hmbatch.data import SAMPLE_COLUMNS, TRANSACTION_COLUMNS, check_header
+    from hmbatch.sqlfiles import duckdb_config
     check_header(submission, SAMPLE_COLUMNS)
     check_header(truth_csv, TRANSACTION_COLUMNS)
-    con = duckdb.connect()
+    con = duckdb.connect(config=duckdb_config())
     read = "read_csv(?, header = true, all_varchar = true, delim = ',', quote = '\"', escape = '\"')"
     try:
         bought = con.execute(f"SELECT customer_id, CAST(article_id AS BIGINT) FROM {read} GROUP BY ALL",

@@ -8,6 +8,7 @@ through importlib.resources, and in a source checkout beside the package.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from importlib import resources
 from pathlib import Path
@@ -16,6 +17,21 @@ import duckdb
 
 from hmbatch.errors import HmbatchError, SqlError
 from hmbatch.workspace import signal_received
+
+
+THREADS_ENV = "HMBATCH_THREADS"
+
+
+def duckdb_config(**config) -> dict:
+    """DuckDB's connection options: `config`, and its threads from $HMBATCH_THREADS when that is
+    set (default: DuckDB's, one per core). Several hmbatch processes side by side on one machine
+    (the test suite's) run faster with one thread each than contending with one per core."""
+    threads = os.environ.get(THREADS_ENV)
+    if threads is not None:
+        if not threads.strip().isdigit() or int(threads) < 1:
+            raise HmbatchError(f"${THREADS_ENV} is {threads!r}: give a number of threads, 1 or more (or unset it)")
+        config["threads"] = int(threads)
+    return config
 
 
 @functools.lru_cache(maxsize=1)

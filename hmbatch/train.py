@@ -154,8 +154,9 @@ def fit(config: TrainConfig, examples: dict[str, np.ndarray], vocab, progress=No
     orders = np.stack([np.random.default_rng([config.seed, stage, epoch]).permutation(n)
                        for epoch in range(n_epochs)]) if n else np.zeros((0, 0), np.int64)
     data = (tf.data.Dataset.from_tensor_slices(orders)
-            .flat_map(lambda order: tf.data.Dataset.from_tensor_slices(order).batch(config.batch_size))
-            .map(lambda rows: {k: tf.gather(t, rows) for k, t in tensors.items()})
+            .flat_map(model_mod.plain_graph(lambda order: tf.data.Dataset.from_tensor_slices(order)
+                                            .batch(config.batch_size)))
+            .map(model_mod.plain_graph(lambda rows: {k: tf.gather(t, rows) for k, t in tensors.items()}))
             .prefetch(2))
 
     if model is None:

@@ -8,7 +8,8 @@ depend on each other (test_cycle's weekly runs, the shared trained world and the
 it) each have a process. The shared trained world (`conftest.trained_world`) is made once for
 all the processes: the first to need it makes it in a shared folder under a lock, the others wait
 on the lock and copy it. Each process has its own temporary folder and its threads capped at one
-(OpenMP for LightGBM, TensorFlow's pools): with more processes than cores, more threads only
+(OpenMP for LightGBM and FAISS, TensorFlow's pools, DuckDB's): with more processes than cores,
+more threads only
 contend for them. Each group's output is shown when it ends. The exit code is the first failing
 one (0 when all pass; a group whose modules hold none of the selected tests counts as passed).
 
@@ -28,25 +29,31 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
 NO_TESTS = 5  # pytest's exit code when no test was selected
-ONE_THREAD = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+ONE_THREAD = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "HMBATCH_THREADS")
 SHARED_ENV = "HMBATCH_TEST_SHARED"  # conftest.trained_world makes the world once in this folder
-# the groups of modules, one process each, about equally long on 2 cores (measured); the modules
-# not named here are the last group
+# the groups of modules, one process each, of about equal CPU time (measured: `make test` prints
+# each group's); the modules not named here open the last group, which ends with LAST (they read
+# the shared world: by the time that group reaches them, another has made it)
+# (2026-12-07, each module alone, in CPU seconds: test_cycle 106; test_build_db 10, test_pipeline
+# 66, test_ray 21 and its cluster's processes 14, test_sources 4; test_ranker 57 with the world's
+# making, test_reliability 48; the rest 94 and test_workspace_tools 19). A group runs its modules
+# in this order: test_build_db first lets test_ranker's group take the world's lock and make it.
 GROUPS = (("test_cycle",),
-          ("test_pipeline", "test_ray"),
-          ("test_reliability", "test_ranker", "test_workspace_tools", "test_sources"))
+          ("test_build_db", "test_pipeline", "test_ray", "test_sources"),
+          ("test_ranker", "test_reliability"))
+LAST = ("test_workspace_tools",)
 
 
 def groups() -> list[list[str]]:
     """The modules of each process, as paths: GROUPS, then every other module."""
     modules = sorted(p.stem for p in TESTS.glob("test_*.py"))
-    named = [m for group in GROUPS for m in group]
+    named = [m for group in (*GROUPS, LAST) for m in group]
     missing = sorted(set(named) - set(modules))
     if missing:
-        raise SystemExit(f"tests/shards.py: GROUPS names {missing[0]}, which is not a module of tests/")
+        raise SystemExit(f"tests/shards.py: GROUPS or LAST names {missing[0]}, which is not a module of tests/")
     if len(named) != len(set(named)):
-        raise SystemExit("tests/shards.py: a module is in two GROUPS")
-    rest = [m for m in modules if m not in named]
+        raise SystemExit("tests/shards.py: a module is named twice in GROUPS and LAST")
+    rest = [m for m in modules if m not in named] + list(LAST)
     return [[str(TESTS / f"{m}.py") for m in group] for group in (*GROUPS, rest) if group]
 
 

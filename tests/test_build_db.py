@@ -168,3 +168,16 @@ def test_unparsable_csv_names_the_file_and_line(real_dir, workspace):
     assert result.exit_code == 1 and "Traceback" not in result.output
     message = " ".join(result.output.split())
     assert "transactions_train.csv" in message and "line 41:" in message, message  # header + 40 rows
+
+
+def test_threads_come_from_the_environment(real_dir, workspace, monkeypatch):
+    """$HMBATCH_THREADS sets DuckDB's threads (the test suite's processes run with one each); a
+    value that is not a count is one line naming the variable, and nothing is built."""
+    from hmbatch.sqlfiles import duckdb_config
+    monkeypatch.setenv("HMBATCH_THREADS", "3")
+    with duckdb.connect(config=duckdb_config()) as con:
+        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == 3
+    monkeypatch.setenv("HMBATCH_THREADS", "two")
+    result = build(real_dir[0], workspace)
+    assert result.exit_code == 1 and "$HMBATCH_THREADS is 'two'" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (workspace / "hmbatch.duckdb").exists()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from hmbatch.sqlfiles import duckdb_config
 from hmbatch.synth.write import sql_path
 
 _VIEWS = """
@@ -101,7 +102,7 @@ def baseline_map12(out_dir: Path, recent_days: int = 28) -> dict[str, float]:
       {"bestsellers": ..., "repurchase": ..., "taste": ..., "customers": held-out buyers}.
     """
     out_dir = Path(out_dir)
-    con = duckdb.connect(config={"memory_limit": "4GB"})
+    con = duckdb.connect(config=duckdb_config(memory_limit="4GB"))
     con.execute("SET enable_progress_bar = false")
     con.execute(_VIEWS.format(train=sql_path(out_dir / "transactions_train.csv"),
                               heldout=sql_path(out_dir / "heldout_transactions.csv")))

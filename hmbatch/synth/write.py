@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from hmbatch.sqlfiles import duckdb_config
 from hmbatch.synth.catalogue import Catalogue
 from hmbatch.synth.customers import Customers
 from hmbatch.synth.tables import Tables
@@ -35,7 +36,7 @@ def sql_path(path: Path) -> str:
 
 def connect() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that keeps insertion order when writing."""
-    con = duckdb.connect()
+    con = duckdb.connect(config=duckdb_config())
     con.execute("SET preserve_insertion_order = true")
     con.execute("SET enable_progress_bar = false")
     return con
