@@ -24,8 +24,8 @@ THREADS_ENV = "HMBATCH_THREADS"
 
 def duckdb_config(**config) -> dict:
     """DuckDB's connection options: `config`, and its threads from $HMBATCH_THREADS when that is
-    set (default: DuckDB's, one per core). Several hmbatch processes side by side on one machine
-    (the test suite's) run faster with one thread each than contending with one per core."""
+    set (default: DuckDB's, one per core): several processes side by side on one machine (the
+    test suite's) can each have one instead of contending with one per core each."""
     threads = os.environ.get(THREADS_ENV)
     if threads is not None:
         if not threads.strip().isdigit() or int(threads) < 1:
