@@ -32,14 +32,17 @@ NO_TESTS = 5  # pytest's exit code when no test was selected
 ONE_THREAD = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "HMBATCH_THREADS")
 SHARED_ENV = "HMBATCH_TEST_SHARED"  # conftest.trained_world makes the world once in this folder
 # the groups of modules, one process each, of about equal CPU time (measured: `make test` prints
-# each group's); the modules not named here open the last group, which ends with LAST (they read
-# the shared world: by the time that group reaches them, another has made it)
-# (2026-12-07, each module alone, in CPU seconds: test_cycle 106; test_build_db 10, test_pipeline
-# 66, test_ray 21 and its cluster's processes 14, test_sources 4; test_ranker 57 with the world's
-# making, test_reliability 48; the rest 94 and test_workspace_tools 19). A group runs its modules
-# in this order: test_build_db first lets test_ranker's group take the world's lock and make it.
+# each group's); the modules not named here open the last group, which ends with LAST (it reads
+# the shared world: by the time that group reaches it, another has made it). Each module alone
+# (2026-12-07, CPU seconds): test_cycle 106; test_model 11, test_pipeline 66, test_ray 21 (its
+# cluster's processes 14 more), test_sources 4; test_ranker 57 with the world's making,
+# test_reliability 48; the rest 94, test_workspace_tools 19. A group runs its modules in this
+# order: the second group's first module does not read the world, so test_ranker's group takes
+# the world's lock and makes it meanwhile. Of the arrangements tried, this one ended soonest
+# (242 s; Ray's tests last in a group or first after the world, 262-293 s: the machine's drift is
+# as large as the differences).
 GROUPS = (("test_cycle",),
-          ("test_build_db", "test_pipeline", "test_ray", "test_sources"),
+          ("test_model", "test_pipeline", "test_ray", "test_sources"),
           ("test_ranker", "test_reliability"))
 LAST = ("test_workspace_tools",)
 
