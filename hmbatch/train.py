@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hmbatch import features
+from hmbatch import __version__, features
 from hmbatch.errors import HmbatchError
 from hmbatch.workspace import Workspace, pause_point, remove_path, signals_as_interrupt
 
@@ -422,8 +422,8 @@ def warm_start(ws: Workspace, con, config: TrainConfig, cutoff: dt.date, label_w
 
 
 def finished_run(ws: Workspace, identity: dict) -> Path | None:
-    """The newest run of the workspace whose manifest has this `identity` (the database's
-    fingerprint, the options of every stage, the cut-off and the run it started from): this
+    """The newest run of the workspace whose manifest has this `identity` (hmbatch's version, the
+    database's fingerprint, the options of every stage, the cut-off and the run it started from): this
     training's result already, since the same inputs train the same model (the seeds are fixed
     and the kernels deterministic). A cycle stopped after its trainings finds them when it is
     run again."""
@@ -528,8 +528,9 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
         warm: continue the current run (True), train from nothing (False), or continue it when it
             can be (None: `warm_start` decides, and the manifest says why).
         veto: see `warm_start`.
-        stages: the options of the `extra_steps` (JSON values): with the database's fingerprint,
-            `config`, the cut-off and the starting run, they make the run's identity. An earlier
+        stages: the options of the `extra_steps` (JSON values): with hmbatch's version, the
+            database's fingerprint, `config`, the cut-off and the starting run, they make the
+            run's identity. An earlier
             run of the same identity is made current again instead of training anew (not with
             `warm=False`, a cold start asked for).
 
@@ -550,7 +551,8 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
                       else (None, "--cold-start"))
         if warm and start is None:
             raise HmbatchError(f"--warm-start: {why}")
-        identity = json.loads(json.dumps({"fingerprint": meta["fingerprint"], "config": dataclasses.asdict(config),
+        identity = json.loads(json.dumps({"hmbatch": __version__, "fingerprint": meta["fingerprint"],
+                                          "config": dataclasses.asdict(config),
                                           "stages": stages or {}, "cutoff": str(cutoff),
                                           "from": start.name if start else None}))
         if warm is not False and (done := finished_run(ws, identity)):
