@@ -436,13 +436,14 @@ def finished_run(ws: Workspace, identity: dict) -> Path | None:
     return None
 
 
-def nothing_to_learn(run: Path, con, cutoff: dt.date) -> bool:
+def nothing_to_learn(run: Path, cutoff: dt.date, tables: str) -> bool:
     """Whether continuing `run` (which `warm_start` chose: the rows up to its cut-off are the ones it
     saw) would train on nothing and embed the same rows with the same weights: its cut-off is
-    `cutoff` and the articles and customers tables are as it saw them. Next week's validation run
-    is such a continuation of this week's final run."""
+    `cutoff` and the articles and customers tables are as it saw them (`tables`, their
+    `features.tables_signature` now). Next week's validation run is such a continuation of this
+    week's final run."""
     manifest = json.loads((run / "manifest.json").read_text())
-    return manifest["cutoff"] == str(cutoff) and manifest.get("tables_signature") == features.tables_signature(con)
+    return manifest["cutoff"] == str(cutoff) and manifest.get("tables_signature") == tables
 
 
 def reuse_export(run: Path, tmp: Path, info: dict) -> dict:
@@ -530,9 +531,8 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
         veto: see `warm_start`.
         stages: the options of the `extra_steps` (JSON values): with hmbatch's version, the
             database's fingerprint, `config`, the cut-off and the starting run, they make the
-            run's identity. An earlier
-            run of the same identity is made current again instead of training anew (not with
-            `warm=False`, a cold start asked for).
+            run's identity. An earlier run of the same identity is made current again instead of
+            training anew (not with `warm=False`, a cold start asked for).
 
     Returns:
         The new run folder (or the earlier one of the same identity).
@@ -551,6 +551,7 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
                       else (None, "--cold-start"))
         if warm and start is None:
             raise HmbatchError(f"--warm-start: {why}")
+        # through JSON, as a manifest holds it (tuples become lists), to compare with the saved ones
         identity = json.loads(json.dumps({"hmbatch": __version__, "fingerprint": meta["fingerprint"],
                                           "config": dataclasses.asdict(config),
                                           "stages": stages or {}, "cutoff": str(cutoff),
@@ -561,7 +562,8 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
             con.close()
             ws.set_current_model(done)
             return done
-        reused = start is not None and nothing_to_learn(start, con, cutoff)
+        tables = features.tables_signature(con)
+        reused = start is not None and nothing_to_learn(start, cutoff, tables)
         if reused:
             why += "; nothing new to learn (the same cut-off, articles and customers): its towers, embeddings and indexes are reused"
         else:
@@ -591,7 +593,7 @@ def train(ws: Workspace, config: TrainConfig, progress=None, log=print, extra_st
                 "blend": previous_blend(ws) if config.holdout_days == 0 else None,
                 "warm_start": {"from": start.name if start else None, "why": why, "reused": reused},
                 "data_signature": features.data_signature(con, cutoff),
-                "tables_signature": features.tables_signature(con),
+                "tables_signature": tables,
                 "identity": identity,
             }
             if config.holdout_days > 0:

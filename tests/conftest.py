@@ -154,7 +154,7 @@ TRAIN_ARGS = ("--epochs", "4", "--batch-size", "256", "--dim", "32", "--learning
               "--ranker-weeks", "3")
 
 
-SHARED_ENV = "HMBATCH_TEST_SHARED"  # tests/shards.py: one folder for the pytest processes of a run
+WORLD_DIR_ENV = "HMBATCH_TEST_WORLD_DIR"  # tests/shards.py: one folder for the pytest processes of a run
 
 
 @pytest.fixture(scope="session")
@@ -165,7 +165,7 @@ def trained_world(tmp_path_factory) -> dict:
     database does not know; its database and one trained run (TRAIN_ARGS: two-tower and ranker).
     Read it as it is, or copy it (`copy_world`) before changing anything.
 
-    When $HMBATCH_TEST_SHARED names a folder (`tests/shards.py` runs the suite as several pytest
+    When $HMBATCH_TEST_WORLD_DIR names a folder (`tests/shards.py` runs the suite as several pytest
     processes), the world is made once for all of them: the first process to take the folder's
     lock makes it there, the others wait on the lock (not on a clock), then each works on a copy
     of its own.
@@ -173,17 +173,17 @@ def trained_world(tmp_path_factory) -> dict:
     Returns:
         {"data", "ws", "planted", "section", "expected"} (see plant_taste, plant_rebuyers).
     """
-    shared = os.environ.get(SHARED_ENV)
-    if not shared:
+    folder = os.environ.get(WORLD_DIR_ENV)
+    if not folder:
         return make_world(tmp_path_factory.mktemp("shared world"))
     import fcntl
     import json
-    folder, made = Path(shared) / "world", Path(shared) / "world.json"
-    with open(Path(shared) / "world.lock", "w") as lock:
+    root, made = Path(folder) / "world", Path(folder) / "world.json"
+    with open(Path(folder) / "world.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not made.exists():
-            shutil.rmtree(folder, ignore_errors=True)  # a process that failed to make it left this
-            world = make_world(folder)
+            shutil.rmtree(root, ignore_errors=True)  # a process that failed to make it left this
+            world = make_world(root)
             made.write_text(json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in world.items()}))
     world = json.loads(made.read_text())
     world.update(data=Path(world["data"]), ws=Path(world["ws"]))

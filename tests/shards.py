@@ -3,14 +3,14 @@
 Most of the suite's time is spent in one thread (process starts, TensorFlow's import, small
 DuckDB queries), so several processes finish it in little more than the suite's CPU time divided
 by the cores. The modules are grouped so that the groups take about as long as each other
-(GROUPS; every module not named there forms the last group), and the longest chains of work that
-depend on each other (test_cycle's weekly runs, the shared trained world and the tests that read
-it) each have a process. The shared trained world (`conftest.trained_world`) is made once for
-all the processes: the first to need it makes it in a shared folder under a lock, the others wait
-on the lock and copy it. Each process has its own temporary folder and its threads capped at one
-(OpenMP for LightGBM and FAISS, TensorFlow's pools, DuckDB's): with more processes than cores,
-more threads only
-contend for them. Each group's output is shown when it ends. The exit code is the first failing
+(GROUPS; every other module forms the last group, which ends with LAST), and the longest chains
+of work that depend on each other (test_cycle's weekly runs, the trained world of
+`conftest.trained_world` and the tests that read it) each have a process. That world is made
+once for all the processes, in one folder of this run ($HMBATCH_TEST_WORLD_DIR): the first
+process to need it makes it there under a lock, the others wait on the lock and copy it. Each
+process has its own temporary folder and its threads capped at one (OpenMP for LightGBM and
+FAISS, TensorFlow's pools, DuckDB's): with more processes than cores, more threads only contend
+for them. Each group's output is shown when it ends. The exit code is the first failing
 one (0 when all pass; a group whose modules hold none of the selected tests counts as passed).
 
     python tests/shards.py [PYTEST OPTIONS...]      e.g. -m "not slow", -x, -k ranker
@@ -27,13 +27,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from conftest import WORLD_DIR_ENV  # the folder where conftest.trained_world makes the world once
+
 TESTS = Path(__file__).resolve().parent
 NO_TESTS = 5  # pytest's exit code when no test was selected
 ONE_THREAD = ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "HMBATCH_THREADS")
-SHARED_ENV = "HMBATCH_TEST_SHARED"  # conftest.trained_world makes the world once in this folder
 # the groups of modules, one process each, of about equal CPU time (measured: `make test` prints
 # each group's); the modules not named here open the last group, which ends with LAST (it reads
-# the shared world: by the time that group reaches it, another has made it). Each module alone
+# the trained world: by the time that group reaches it, another has made it). Each module alone
 # (2026-12-07, CPU seconds): test_cycle 106; test_model 11, test_pipeline 66, test_ray 21 (its
 # cluster's processes 14 more), test_sources 4; test_ranker 57 with the world's making,
 # test_reliability 48; the rest 94, test_workspace_tools 19. A group runs its modules in this
@@ -63,8 +64,8 @@ def groups() -> list[list[str]]:
 def main(options: list[str]) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hmbatch-shards-") as tmp:
-        env = {**{name: "1" for name in ONE_THREAD}, **os.environ, SHARED_ENV: str(Path(tmp) / "shared")}
-        (Path(tmp) / "shared").mkdir()
+        env = {**{name: "1" for name in ONE_THREAD}, **os.environ, WORLD_DIR_ENV: str(Path(tmp) / "world")}
+        (Path(tmp) / "world").mkdir()
         command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *options]
         running = {}
         try:

@@ -135,20 +135,21 @@ def test_nothing_to_learn_needs_the_same_cutoff_articles_and_customers(cycle, tm
     """A continuation reuses its run only when its cut-off is the run's and the articles and
     customers tables are the ones the run saw (the rows up to the cut-off are checked before)."""
     import datetime as dt
+    from hmbatch.features import tables_signature
     from hmbatch.train import nothing_to_learn
     run = cycle["final"]
     cutoff = dt.date.fromisoformat(manifest(run)["cutoff"])
     db = tmp_path / "copy.duckdb"
     shutil.copy(cycle["ws"] / "hmbatch.duckdb", db)
     with duckdb.connect(str(db)) as con:
-        assert nothing_to_learn(run, con, cutoff)
-        assert not nothing_to_learn(run, con, cutoff - dt.timedelta(days=7))
+        assert nothing_to_learn(run, cutoff, tables_signature(con))
+        assert not nothing_to_learn(run, cutoff - dt.timedelta(days=7), tables_signature(con))
         con.execute("UPDATE customers SET customer_id = customer_id || 'x' WHERE customer_idx = 0")
-        assert not nothing_to_learn(run, con, cutoff)
+        assert not nothing_to_learn(run, cutoff, tables_signature(con))
         con.execute("UPDATE customers SET customer_id = rtrim(customer_id, 'x') WHERE customer_idx = 0")
-        assert nothing_to_learn(run, con, cutoff)
+        assert nothing_to_learn(run, cutoff, tables_signature(con))
         con.execute("UPDATE articles SET product_code = product_code + 1 WHERE article_id = (SELECT min(article_id) FROM articles)")
-        assert not nothing_to_learn(run, con, cutoff)
+        assert not nothing_to_learn(run, cutoff, tables_signature(con))
 
 
 @pytest.mark.parametrize("point,step,options", [
