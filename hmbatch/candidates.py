@@ -347,18 +347,142 @@ def generate(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray, config: C
 
 
 def collect(con: duckdb.DuckDBPyConnection, config: CandidateConfig) -> None:
-    """The collector (sql/candidates/20_collect.sql): temp tables src and src_band, pivoted by the
-    registry's columns and cut by the quotas, into temp table cand."""
-    _temp_table(con, "quotas", {"source": np.array([n for n, _ in config.quotas], dtype=object),
-                                "quota": np.array([max(k, 1) for _, k in config.quotas], np.float64)})
-    execute_file(con, "candidates/20_collect.sql", config.params(), fill=COLLECT_FILL)
+    """The collector: temp tables src and src_band into temp table cand, one row per (customer of
+    temp table wanted, article) with each source's best score and rank (NULL: not proposed by
+    it) and the number of proposals, capped at `n_candidates` per customer (`n_inactive` for a
+    customer with no purchase in the window: not in cust_ctx).
+
+    A candidate's place (cand_rank) is its best rank over the sources, each rank divided by its
+    source's quota, so every source keeps its share of the list; ties go to the article proposed
+    more often, then the lower id. A per-band proposal (src_band) is grouped once per band and
+    then given to every customer of the band. Done in NumPy on sorted int64 keys: the same hash
+    aggregate, window and pivot in DuckDB took about three times the CPU.
+    """
+    names = [s.name for s in SOURCES]
+    quota = np.array([max(config.quota(n), 1) for n in names], np.float64)
+    _temp_table(con, "source_pos", {"source": np.array(names, dtype=object),
+                                    "pos": np.arange(len(names), dtype=np.int32)})
+    mine = con.execute("SELECT s.customer_idx, s.article_id, q.pos, s.score, s.rank FROM src s "
+                       "JOIN source_pos q ON q.source = s.source").fetchnumpy()
+    banded = con.execute("SELECT s.band, s.article_id, q.pos, s.score, s.rank FROM src_band s "
+                         "JOIN source_pos q ON q.source = s.source").fetchnumpy()
+    wanted = con.execute("SELECT customer_idx, band, customer_idx IN (SELECT customer_idx FROM cust_ctx) "
+                         "AS active FROM wanted ORDER BY customer_idx").fetchnumpy()
+    con.register("cand", collected(mine, banded, wanted, quota, config.n_candidates, config.n_inactive))
 
 
-SOURCE_COLUMNS = ", ".join(
-    f"max(s.score) FILTER (WHERE s.source = '{s.name}') AS {s.score}, "
-    f"min(s.rank) FILTER (WHERE s.source = '{s.name}') AS {s.rank}" for s in SOURCES)
-MERGED_COLUMNS = ", ".join(f"coalesce(p.{c}, b.{c}) AS {c}" for s in SOURCES for c in (s.score, s.rank))
-COLLECT_FILL = {"source_columns": SOURCE_COLUMNS, "merged_columns": MERGED_COLUMNS}
+def collected(mine: dict, banded: dict, wanted: dict, quota: np.ndarray, n_candidates: int,
+              n_inactive: int) -> dict[str, np.ndarray]:
+    """`collect`'s candidate columns from its proposals: `mine` (customer_idx, article_id, pos,
+    score, rank), `banded` (band, article_id, pos, score, rank), `wanted` (customer_idx sorted,
+    band, active); pos is the source's place in SOURCES, `quota` each source's quota (>= 1)."""
+    w_cust = np.asarray(wanted["customer_idx"], np.int64)
+    w_band = np.asarray(wanted["band"], np.int64)
+    inside = np.isin(np.asarray(mine["customer_idx"], np.int64), w_cust)
+    m_cust, m_art, m_src, m_score, m_rank = (np.asarray(mine[c])[inside].astype(t) for c, t in (
+        ("customer_idx", np.int64), ("article_id", np.int64), ("pos", np.int64), ("score", np.float64),
+        ("rank", np.float64)))
+    b_src, b_rank = np.asarray(banded["pos"], np.int64), np.asarray(banded["rank"], np.float64)
+    # the band lists: one group per (band, article), its columns pivoted once
+    b_keys, b_group, b_best, b_n = _grouped(
+        _pair_key(np.asarray(banded["band"], np.int64), np.asarray(banded["article_id"], np.int64)),
+        (np.minimum, b_rank / quota[b_src]), (np.add, np.ones(len(b_src), np.int64)))
+    b_scores, b_ranks = _pivot(len(b_keys), b_group, b_src, np.asarray(banded["score"], np.float64), b_rank)
+    g_band, g_art = _split_key(b_keys)
+    # ... given to each customer of the band
+    lo, hi = np.searchsorted(g_band, w_band, "left"), np.searchsorted(g_band, w_band, "right")
+    count = hi - lo
+    e_group = np.repeat(lo - np.cumsum(count) + count, count) + np.arange(count.sum())
+    e_cust = np.repeat(w_cust, count)
+    # every proposal grouped by (customer, article): best rank over quota, number of proposals
+    keys, group, best, n = _grouped(
+        np.concatenate([_pair_key(m_cust, m_art), _pair_key(e_cust, g_art[e_group])]),
+        (np.minimum, np.concatenate([m_rank / quota[m_src], b_best[e_group]])),
+        (np.add, np.concatenate([np.ones(len(m_cust), np.int64), b_n[e_group]])))
+    cust, art = _split_key(keys)
+    order = _candidate_order(cust, art, best, n)
+    # each group's place in its customer's list (wanted's row of the customer: `at_w`), the cap
+    first = _run_starts(cust[order])
+    positions = np.arange(len(order))
+    cand_rank = positions - np.maximum.accumulate(np.where(first, positions, 0)) + 1
+    runs = np.flatnonzero(first)
+    at_w = np.repeat(np.searchsorted(w_cust, cust[order][runs]), np.diff(np.r_[runs, len(order)]))
+    cap = np.where(np.asarray(wanted["active"], bool), n_candidates, n_inactive)
+    inside_cap = cand_rank <= cap[at_w]
+    kept, cand_rank, at_w = order[inside_cap], cand_rank[inside_cap], at_w[inside_cap]
+    row = np.full(len(keys), -1, np.int64)
+    row[kept] = np.arange(len(kept))
+    scores, ranks = _pivot(len(kept), row[group[:len(m_cust)]], m_src, m_score, m_rank)
+    # a column the customer's own sources left empty takes the band side's value
+    if len(b_keys):
+        band_key = _pair_key(w_band[at_w], art[kept])
+        at = np.minimum(np.searchsorted(b_keys, band_key), len(b_keys) - 1)
+        rows = np.flatnonzero(b_keys[at] == band_key)
+        for i in np.flatnonzero(~np.isnan(b_ranks).all(axis=1)):  # the sources with band lists
+            for mine_side, band_side in ((scores, b_scores), (ranks, b_ranks)):
+                empty = rows[np.isnan(mine_side[i, rows])]
+                mine_side[i, empty] = band_side[i, at[empty]]
+    out = {"customer_idx": cust[kept].astype(np.int32), "article_id": art[kept].astype(np.int32),
+           "cand_rank": cand_rank.astype(np.int32)}
+    for i, source in enumerate(SOURCES):  # NULL (NaN, masked): not proposed by the source
+        none = np.isnan(ranks[i])
+        out[source.score] = scores[i]
+        out[source.rank] = np.ma.masked_array(np.where(none, 0, ranks[i]).astype(np.int32), none)
+    out["n_sources"] = n[kept]
+    return out
+
+
+def _run_starts(values: np.ndarray) -> np.ndarray:
+    """True where a run of equal values starts (values grouped)."""
+    return np.r_[True, values[1:] != values[:-1]] if len(values) else np.zeros(0, bool)
+
+
+def _pair_key(high: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """One int64 per pair of int32 values, ordered as the pairs are."""
+    return (high << 32) + (low + (1 << 31))
+
+
+def _split_key(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return keys >> 32, (keys & 0xFFFFFFFF) - (1 << 31)
+
+
+def _grouped(keys: np.ndarray, *reduce: tuple[np.ufunc, np.ndarray]) -> tuple:
+    """The distinct keys (sorted), each row's group (the position of its key among them), and
+    each (ufunc, values) pair reduced over the rows of each group."""
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    new = _run_starts(sorted_keys)
+    first = np.flatnonzero(new)
+    group = np.empty(len(keys), np.int64)
+    group[order] = np.cumsum(new) - 1
+    return (sorted_keys[first], group,
+            *(f.reduceat(v[order], first) if len(first) else v[:0] for f, v in reduce))
+
+
+def _pivot(n_rows: int, row: np.ndarray, source: np.ndarray, score: np.ndarray, rank: np.ndarray) -> tuple:
+    """(scores, ranks), each (sources x rows), NaN where a source proposed nothing: the largest
+    score and the smallest rank of each source's proposals of each row (row -1: skipped)."""
+    scores = np.full((len(SOURCES), n_rows), np.nan)
+    ranks = np.full((len(SOURCES), n_rows), np.nan)
+    keep = row >= 0
+    np.fmax.at(scores, (source[keep], row[keep]), score[keep])
+    np.fmin.at(ranks, (source[keep], row[keep]), rank[keep])
+    return scores, ranks
+
+
+def _candidate_order(cust: np.ndarray, art: np.ndarray, best: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """The order of the (customer, article) groups (given sorted by customer then article):
+    by customer, best rank over quota, more proposals first, then the lower article id. One
+    stable sort of a packed int64 key (a positive float orders as its bits), or a slower
+    lexsort where the values do not fit it."""
+    levels = np.unique(best.view(np.int64))
+    fits = (len(cust) == 0 or (cust.min() >= 0 and cust.max() < 1 << 23 and best.min() > 0
+                               and len(levels) < 1 << 32 and n.max() < 256))
+    if not fits:
+        return np.lexsort((art, -n, best, cust))
+    level = np.searchsorted(levels, best.view(np.int64))
+    return np.argsort((cust << 40) | (level << 8) | (255 - n), kind="stable")
+
 
 
 def _temp_table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, np.ndarray]) -> None:
