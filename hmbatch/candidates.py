@@ -329,8 +329,9 @@ def _no_similar() -> dict[str, np.ndarray]:
 
 
 def generate(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray, config: CandidateConfig,
-             two_tower: TwoTowerSource | None = None) -> None:
-    """Every source's candidates for the customers, collected into temp table cand.
+             two_tower: TwoTowerSource | None = None) -> dict[str, np.ndarray]:
+    """Every source's candidates for the customers, collected into table cand (returned, see
+    `collect`).
 
     The context of the cut-off (`prepare` or `attach_context`) must be in place.
     """
@@ -343,11 +344,12 @@ def generate(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray, config: C
     for source in SOURCES:
         if config.quota(source.name) > 0 and (two_tower or not source.two_tower):
             execute_file(con, source.file, {**params, "k": config.quota(source.name)})
-    collect(con, config)
+    return collect(con, config)
 
 
-def collect(con: duckdb.DuckDBPyConnection, config: CandidateConfig) -> None:
-    """The collector: temp tables src and src_band into temp table cand, one row per (customer of
+def collect(con: duckdb.DuckDBPyConnection, config: CandidateConfig) -> dict[str, np.ndarray]:
+    """The collector: temp tables src and src_band into table cand (the returned arrays, ordered
+    by customer then cand_rank, registered on the connection), one row per (customer of
     temp table wanted, article) with each source's best score and rank (NULL: not proposed by
     it) and the number of proposals, capped at `n_candidates` per customer (`n_inactive` for a
     customer with no purchase in the window: not in cust_ctx).
@@ -368,7 +370,9 @@ def collect(con: duckdb.DuckDBPyConnection, config: CandidateConfig) -> None:
                          "JOIN source_pos q ON q.source = s.source").fetchnumpy()
     wanted = con.execute("SELECT customer_idx, band, customer_idx IN (SELECT customer_idx FROM cust_ctx) "
                          "AS active FROM wanted ORDER BY customer_idx").fetchnumpy()
-    con.register("cand", collected(mine, banded, wanted, quota, config.n_candidates, config.n_inactive))
+    cand = collected(mine, banded, wanted, quota, config.n_candidates, config.n_inactive)
+    con.register("cand", cand)
+    return cand
 
 
 def collected(mine: dict, banded: dict, wanted: dict, quota: np.ndarray, n_candidates: int,

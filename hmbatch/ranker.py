@@ -2,7 +2,7 @@
 
 Training (`hmbatch train --ranker lightgbm`, after the two-tower): for each of the `weeks` label
 weeks before the cut-off, the candidates and features of that week's buyers are built from rows
-dated before the week only (sql/candidates/, sql/ranking/features.sql), labelled with what each
+dated before the week only (sql/candidates/, sql/ranking/), labelled with what each
 buyer bought in it; customer-weeks with no bought candidate are dropped. The latest week stops the
 boosting early, then the ranker is fitted again on every week with that many rounds.
 
@@ -36,7 +36,9 @@ from hmbatch.retrieve import CONTEXT
 from hmbatch.sqlfiles import execute_file
 from hmbatch.workspace import pause_point
 
-FEATURE_SQL = "ranking/features.sql"
+# the ranking features' SQL: the customer's own, the article's own, the pair's (`features_of`)
+CUSTOMER_SQL, ARTICLE_SQL, PAIR_SQL = ("ranking/customer_features.sql", "ranking/article_features.sql",
+                                       "ranking/pair_features.sql")
 ID_COLUMNS = ("customer_idx", "article_id", "band")  # not features: who and what (band: the age band)
 # the two-tower's features: its sources' columns and the two computed in Python (features_of)
 TT_FEATURES = tuple(c for s in candidates.SOURCES if s.two_tower for c in (s.score, s.rank)) + (
@@ -103,19 +105,42 @@ def _fetch(con: duckdb.DuckDBPyConnection) -> dict[str, np.ndarray]:
 
 def features_of(con: duckdb.DuckDBPyConnection, customer_idx: np.ndarray, config: CandidateConfig,
                 two_tower: TwoTowerSource | None) -> dict[str, np.ndarray]:
-    """Candidates and their features for known customers, at the context's cut-off.
+    """Candidates and their features for known customers, at the context's cut-off: the
+    collector's columns, the customer's own features (sql/ranking/customer_features.sql), the
+    article's (article_features.sql), the pair's (pair_features.sql) and the two-tower's. The
+    customer's and the article's rows are given to each candidate here, by position: joining them
+    in SQL and fetching them once per candidate cost twice the CPU.
 
     Returns:
-        Columns, one row per candidate, ordered by customer_idx then the collector's rank.
+        Columns, one row per candidate, ordered by customer_idx then the collector's rank: the
+        ids as integers, every feature as float32 (NaN: missing).
     """
-    candidates.generate(con, customer_idx, config, two_tower)
-    cols = _fetch(execute_file(con, FEATURE_SQL, {}))
-    n = len(cols["customer_idx"])
-    cols["tt_dot"] = (two_tower.dot(cols["customer_idx"], cols["article_id"]) if two_tower and n
-                      else np.full(n, np.nan, np.float32))
-    cols["tt_history_sim"] = (two_tower.history_sim(con, cols["customer_idx"], cols["article_id"])
-                              if two_tower and n else np.full(n, np.nan, np.float32))
+    cand = candidates.generate(con, customer_idx, config, two_tower)
+    customers = _fetch(execute_file(con, CUSTOMER_SQL, {}))
+    articles = _fetch(execute_file(con, ARTICLE_SQL, {}))
+    pairs = _fetch(execute_file(con, PAIR_SQL, {}))
+    # the pairs' rows are cand's (the same order), less any whose customer or article has no row
+    rows = np.searchsorted(_rank_key(cand["customer_idx"], cand["cand_rank"]),
+                           _rank_key(pairs.pop("customer_idx"), pairs.pop("cand_rank")))
+    cust, art = cand["customer_idx"][rows], cand["article_id"][rows]
+    of_customer = np.searchsorted(customers.pop("customer_idx"), cust)
+    of_article = np.searchsorted(articles.pop("article_id"), art)
+    cols = {"customer_idx": cust, "article_id": art, "band": customers.pop("band")[of_customer]}
+    for name, values in cand.items():
+        if name not in cols:
+            cols[name] = np.ma.filled(np.ma.asarray(values)[rows].astype(np.float32), np.nan)
+    cols.update((name, values[of_customer]) for name, values in customers.items())
+    cols.update((name, values[of_article]) for name, values in articles.items())
+    cols.update(pairs)
+    n = len(cust)
+    cols["tt_dot"] = (two_tower.dot(cust, art) if two_tower and n else np.full(n, np.nan, np.float32))
+    cols["tt_history_sim"] = (two_tower.history_sim(con, cust, art) if two_tower and n
+                              else np.full(n, np.nan, np.float32))
     return cols
+
+
+def _rank_key(customer_idx: np.ndarray, cand_rank: np.ndarray) -> np.ndarray:
+    return (np.asarray(customer_idx, np.int64) << 32) + np.asarray(cand_rank, np.int64)
 
 
 def feature_names(cols: dict[str, np.ndarray], two_tower: bool) -> list[str]:

@@ -2,7 +2,7 @@
 workers, `evaluate`, `report` and the Python API all call.
 
 Every strategy is a scorer over the same candidates: the sources of `sql/candidates/`, collected
-and given their features by `ranker.features_of` (sql/ranking/features.sql), for the customers of
+and given their features by `ranker.features_of` (sql/ranking/), for the customers of
 one block:
 
 - `two-tower`, `repurchase`, `popular`: one source's own ranking (its rank column), the articles
