@@ -1,7 +1,7 @@
 -- Ranking features, part 2: the articles' own features at the context's cut-off (art_ctx of
 -- 00_context.sql), one row per article; ranker.features_of gives each candidate its article's row.
 -- reads: art_ctx
--- writes: nothing (returns article_id, then every feature as FLOAT, NULL as NaN)
+-- writes: none (returns article_id, then every feature as FLOAT, NULL as NaN)
 -- params: none
 SELECT article_id, coalesce(CAST(COLUMNS(* EXCLUDE (article_id)) AS FLOAT), CAST('NaN' AS FLOAT))
 FROM (SELECT article_id, product_type, product_group, colour_group, department, index_group, section,

@@ -4,8 +4,9 @@
 -- candidate, ordered by customer then collector rank (the ranker's groups). The customer's and the
 -- article's own features, and the two-tower's, are joined in Python (ranker.features_of).
 -- reads: cand, wanted, wanted_feat, hist, art_ctx, band_pop, cust_pt, cust_ig, cust_dep, cust_col, cust_prod
--- writes: nothing (returns customer_idx, cand_rank, then every pair feature as FLOAT, NULL as NaN)
+-- writes: none (returns customer_idx, cand_rank, then every pair feature as FLOAT, NULL as NaN)
 -- params: none
+
 -- (each per-customer context table cut to these customers first: small hash tables to probe)
 WITH mine_pt AS (SELECT * FROM cust_pt SEMI JOIN wanted USING (customer_idx)),
 mine_ig AS (SELECT * FROM cust_ig SEMI JOIN wanted USING (customer_idx)),
