@@ -10,7 +10,8 @@ No leakage, by construction: every SQL step reads rows up to its cut-off, and th
 scores the training weeks' candidates is trained up to the earliest label week (it never saw a
 label); serving uses the run's own two-tower, trained up to the serving cut-off.
 
-Serving: the run folder holds the ranker (`ranker/model.txt`) and its manifest (`ranker/ranker.json`:
+Serving: the run folder holds the ranker (`ranker/model.txt`), its C twin where a C compiler was
+found (`ranker/model.so`, `trees.py`: the same scores, faster) and its manifest (`ranker/ranker.json`:
 features, importance, figures); the serving cut-off's candidate context is saved as Parquet
 (`context/`) for every run (`context_step`), so that `query` answers one customer without
 rebuilding it. `serving.Serving` scores the candidates with it.
@@ -29,7 +30,7 @@ from typing import Callable
 import duckdb
 import numpy as np
 
-from hmbatch import candidates
+from hmbatch import candidates, trees
 from hmbatch.candidates import CandidateConfig, TwoTowerSource
 from hmbatch.errors import HmbatchError
 from hmbatch.retrieve import CONTEXT
@@ -349,6 +350,10 @@ def train_ranker(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date,
     feature_s = time.perf_counter() - started
     booster, figures = fit(sets, names, config, log)
     booster.save_model(str(folder / "model.txt"))
+    t0 = time.perf_counter()
+    figures["compiled"] = trees.build(folder / "model.txt")
+    log(f"ranker: compiled to C for scoring ({time.perf_counter() - t0:.1f} s)" if figures["compiled"] else
+        "ranker: not compiled (no C compiler, or a model it cannot compile): LightGBM scores it")
     info = {"config": dataclasses.asdict(config), "candidates": config.candidates().manifest(),
             "features": names, "feature_version": FEATURE_VERSION, "feature_importance": importance(booster, names),
             "label_weeks": [str(w) for w in label_cutoffs],
@@ -492,6 +497,7 @@ class Ranker:
         folder = run_dir / "ranker"
         self.info = json.loads((folder / "ranker.json").read_text())
         self.booster = lgb.Booster(model_file=str(folder / "model.txt"))
+        self.compiled = trees.load(folder / "model.txt")  # its C twin, the same scores faster, if built
         self.names = self.info["features"]
         self.two_tower = bool(self.info["config"]["two_tower"])
         # the popularity weight the label weeks were scored with, not the blend's tuned one
@@ -505,4 +511,7 @@ class Ranker:
         """The ranker's score of each candidate row of `features_of`."""
         if len(cols["customer_idx"]) == 0:
             return np.zeros(0, np.float64)
-        return self.booster.predict(matrix(cols, self.names), num_threads=0)
+        features = matrix(cols, self.names)
+        if self.compiled is not None:
+            return self.compiled.predict(features)
+        return self.booster.predict(features, num_threads=0)

@@ -20,9 +20,11 @@ then the fill. A single source of candidates.SOURCES becomes a strategy with one
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from queue import Queue
 from typing import Iterable, Iterator
 
 import duckdb
@@ -43,6 +45,7 @@ BLEND_SIGNALS = ("dot", "log_pop", "rep", "pop")
 # the candidate columns that say a source proposed the article
 SOURCE_RANKS = {s.rank: s.label for s in candidates.SOURCES}
 FILL = "popular (fill)"
+BUILDERS = 2  # threads that build blocks of candidates while `recommend_blocks` scores one
 SLIM_COLUMNS = ("customer_idx", "article_id", "band", "tt_rank", "rep_rank", "band_src_rank", "tt_score",
                 "tt_dot", "sales_7d", "rep_score", "band_score")
 
@@ -281,27 +284,42 @@ class Serving:
             out[strategy] = self.lists(customer_idx, built[key], self.scores(built[key], strategy), k)
         return out
 
-    def recommend_blocks(self, blocks: Iterable[np.ndarray], k: int = 12,
-                         strategy: str | None = None) -> Iterator[np.ndarray]:
-        """`recommend` of each block of customers in turn, with the next block's candidates and
-        features built in a second thread, on a second DuckDB connection, while this block is
-        scored: DuckDB and LightGBM then keep both cores busy. Close the iterator when stopping
-        early (it waits for the block being built)."""
+    def recommend_blocks(self, blocks: Iterable[np.ndarray], k: int = 12, strategy: str | None = None,
+                         builders: int = BUILDERS) -> Iterator[np.ndarray]:
+        """`recommend` of each block of customers in turn (in order), the next blocks' candidates
+        and features built meanwhile by `builders` threads, each on a DuckDB connection of its
+        own, while this block is scored: most of a block's building (NumPy, FAISS, DuckDB) lets
+        go of the GIL, so building and scoring keep every core busy. Close the iterator when
+        stopping early (it waits for the blocks being built)."""
         strategy = self.strategy(strategy)
         _check_k(k)
-        con = self.con.cursor()
-        candidates.attach_context(con, self.run_dir / CONTEXT)
+        free: Queue = Queue()
+        cons = [self.con.cursor() for _ in range(builders)]
+        for con in cons:
+            candidates.attach_context(con, self.run_dir / CONTEXT)
+            free.put(con)
+
+        def build(idx: np.ndarray) -> Block:
+            con = free.get()
+            try:
+                return self.block(idx, strategy, con)
+            finally:
+                free.put(con)
+
         try:
-            with on_interrupt(con.interrupt), ThreadPoolExecutor(max_workers=1) as pool:
+            with contextlib.ExitStack() as stack, ThreadPoolExecutor(max_workers=builders) as pool:
+                for con in cons:
+                    stack.enter_context(on_interrupt(con.interrupt))
                 pending: deque = deque()
                 for idx in blocks:
-                    pending.append((idx, pool.submit(self.block, idx, strategy, con)))
-                    if len(pending) == 2:
+                    pending.append((idx, pool.submit(build, idx)))
+                    if len(pending) > builders:
                         yield self._scored(*pending.popleft(), strategy, k)
                 while pending:
                     yield self._scored(*pending.popleft(), strategy, k)
         finally:
-            con.close()
+            for con in cons:
+                con.close()
 
     def _scored(self, customer_idx: np.ndarray, built, strategy: str, k: int) -> np.ndarray:
         """`recommend`'s lists of a block whose candidates a worker thread built (`built`: its future)."""

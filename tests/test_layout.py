@@ -22,6 +22,7 @@ LAYERS = [
     ["index"],                     # FAISS interface and its exact twin
     ["model", "train", "als"],     # the TFRS two-tower and its training, exporting the index; ALS, its yardstick
     ["candidates", "retrieve"],    # candidate sources (sql/candidates/, FAISS) and their scores
+    ["trees"],                     # a LightGBM model compiled to C (the ranker's twin for scoring)
     ["ranker"],                    # ranking features (sql/ranking/) and the LightGBM ranker
     ["serving"],                   # the opened run and its one `recommend`, every strategy
     ["query", "submit", "evaluate", "engine"],  # lists for one customer, every customer, the held-out week
