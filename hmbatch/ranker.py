@@ -351,9 +351,10 @@ def train_ranker(tmp_dir: Path, con: duckdb.DuckDBPyConnection, cutoff: dt.date,
     booster, figures = fit(sets, names, config, log)
     booster.save_model(str(folder / "model.txt"))
     t0 = time.perf_counter()
-    figures["compiled"] = trees.build(folder / "model.txt")
-    log(f"ranker: compiled to C for scoring ({time.perf_counter() - t0:.1f} s)" if figures["compiled"] else
-        "ranker: not compiled (no C compiler, or a model it cannot compile): LightGBM scores it")
+    why_not = trees.build(folder / "model.txt")
+    figures["compiled"] = why_not is None
+    log(f"ranker: compiled to C for scoring ({time.perf_counter() - t0:.1f} s)" if why_not is None else
+        f"ranker: not compiled to C ({why_not}): LightGBM scores it")
     info = {"config": dataclasses.asdict(config), "candidates": config.candidates().manifest(),
             "features": names, "feature_version": FEATURE_VERSION, "feature_importance": importance(booster, names),
             "label_weeks": [str(w) for w in label_cutoffs],

@@ -57,23 +57,30 @@ def _trees(text: str) -> tuple[int, list[dict]] | None:
     return int(fields["max_feature_idx"]) + 1, trees
 
 
+def _c_double(value: float) -> str:
+    """A C literal of the double `value` (LightGBM writes an infinite threshold as `inf`)."""
+    if value != value:
+        raise ValueError("a NaN in a LightGBM model")
+    return "INFINITY" if value == float("inf") else "(-INFINITY)" if value == float("-inf") else repr(value)
+
+
 def _node(tree: dict, node: int, depth: int) -> str:
     """C code that returns the output of the subtree at `node` (negative: leaf ~node)."""
     pad = "    " * depth
     if node < 0:
-        return f"{pad}return {float(tree['leaf_value'][~node])!r};\n"
+        return f"{pad}return {_c_double(tree['leaf_value'][~node])};\n"
     feature = tree["split_feature"][node]
-    threshold = float(tree["threshold"][node])
+    threshold = _c_double(tree["threshold"][node])
     decision = tree["decision_type"][node]
     default_left = bool(decision & 2)
     missing = (decision >> 2) & 3
     x = f"v[{feature}]"
     if missing == _MISSING_NAN:
-        left = f"(isnan({x}) ? {int(default_left)} : {x} <= {threshold!r})"
+        left = f"(isnan({x}) ? {int(default_left)} : {x} <= {threshold})"
     elif missing == _MISSING_ZERO:
-        left = f"(isnan({x}) || {x} == 0.0 ? {int(default_left)} : {x} <= {threshold!r})"
+        left = f"(isnan({x}) || {x} == 0.0 ? {int(default_left)} : {x} <= {threshold})"
     else:
-        left = f"((isnan({x}) ? 0.0 : {x}) <= {threshold!r})"
+        left = f"((isnan({x}) ? 0.0 : {x}) <= {threshold})"
     return (f"{pad}if {left} {{\n" + _node(tree, tree["left_child"][node], depth + 1)
             + f"{pad}}} else {{\n" + _node(tree, tree["right_child"][node], depth + 1) + f"{pad}}}\n")
 
@@ -90,7 +97,7 @@ def c_source(text: str, model_digest: str) -> str | None:
         leaves = int(tree["num_leaves"])
         out.append(f"static double tree{t}(const double *v) {{\n")
         if leaves <= 1:
-            out.append(f"    return {float(tree['leaf_value'].split()[0])!r};\n}}\n")
+            out.append(f"    return {_c_double(float(tree['leaf_value'].split()[0]))};\n}}\n")
             continue
         arrays = {"split_feature": int, "threshold": float, "decision_type": int, "left_child": int,
                   "right_child": int, "leaf_value": float}
@@ -127,26 +134,31 @@ def compiler() -> str | None:
     return shutil.which(os.environ.get("CC", "cc"))
 
 
-def build(model_file: Path, library: Path | None = None) -> bool:
+def build(model_file: Path, library: Path | None = None) -> str | None:
     """Compiles `model_file` into `library` (default: model.so beside it) through a temporary
-    file and a rename; False (and nothing written) when the model cannot be compiled or there is
-    no working C compiler."""
+    file and a rename. Returns None when built, else why not (nothing is written then): no C
+    compiler, a model this translation does not handle, or the compiler's first error line."""
     library = library or model_file.with_name(LIBRARY)
     cc = compiler()
+    if cc is None:
+        return f"no C compiler ({os.environ.get('CC', 'cc')} not found)"
     source = c_source(model_file.read_text(), digest(model_file))
-    if cc is None or source is None:
-        return False
+    if source is None:
+        return "the model has categorical splits, linear trees or several trees per round"
     try:
         with tempfile.TemporaryDirectory(dir=library.parent, prefix=".compile-") as tmp:
             c_file, so_file = Path(tmp) / "model.c", Path(tmp) / LIBRARY
             c_file.write_text(source)
             # -O1: a third of -O2's compile time, scoring 7% slower
-            subprocess.run([cc, "-O1", "-shared", "-fPIC", "-o", str(so_file), str(c_file), "-lm"],
-                           check=True, capture_output=True, timeout=600)
+            done = subprocess.run([cc, "-O1", "-shared", "-fPIC", "-o", str(so_file), str(c_file), "-lm"],
+                                  capture_output=True, text=True, timeout=600)
+            if done.returncode != 0:
+                errors = [line for line in done.stderr.splitlines() if "error" in line] or ["no message"]
+                return f"{cc} failed: {errors[0].strip()}"
             os.replace(so_file, library)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return True
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"{cc} failed: {exc}"
+    return None
 
 
 class CompiledModel:
