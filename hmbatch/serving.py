@@ -293,6 +293,7 @@ class Serving:
         stopping early (it waits for the blocks being built)."""
         strategy = self.strategy(strategy)
         _check_k(k)
+        self.two_tower(strategy)  # opened here, once, not by two builders at the same time
         free: Queue = Queue()
         cons = [self.con.cursor() for _ in range(builders)]
         for con in cons:

@@ -134,6 +134,55 @@ def test_collector_by_hand():
     assert con.execute("SELECT rising_score FROM cand WHERE article_id = 30").fetchone() == (1.5,)
 
 
+def _collected_by_loops(mine, banded, wanted, quota, n_candidates, n_inactive):
+    """The collector written as plain loops over each customer's proposals (the reference)."""
+    rows = []
+    for cust, band, active in wanted:
+        props = {}
+        for c, art, pos, score, rank in mine:
+            if c == cust:
+                props.setdefault(art, []).append((pos, score, rank, "mine"))
+        for b, art, pos, score, rank in banded:
+            if b == band:
+                props.setdefault(art, []).append((pos, score, rank, "band"))
+        order = sorted((min(r / quota[p] for p, _, r, _ in got), -len(got), art) for art, got in props.items())
+        for place, (_, _, art) in enumerate(order[:n_candidates if active else n_inactive], start=1):
+            row = {"customer_idx": cust, "article_id": art, "cand_rank": place, "n_sources": len(props[art])}
+            for i, source in enumerate(candidates.SOURCES):
+                for side in ("mine", "band"):  # the customer's own proposals first, then the band's
+                    got = [(sc, r) for p, sc, r, s in props[art] if p == i and s == side]
+                    if got and source.score not in row:
+                        row[source.score], row[source.rank] = max(g[0] for g in got), min(g[1] for g in got)
+                row.setdefault(source.score, np.nan)
+                row.setdefault(source.rank, np.nan)
+            rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_collector_matches_plain_loops(seed):
+    """candidates.collected against `_collected_by_loops` on random proposals with every kind of
+    tie: equal ranks, a source proposing an article twice, an article proposed by a customer's
+    sources and by the band's, customers of src not wanted, band -1, inactive customers."""
+    rng = np.random.default_rng(seed)
+    n_sources = len(candidates.SOURCES)
+    quota = rng.integers(1, 5, n_sources).astype(np.float64)
+    wanted = [(c, int(rng.integers(-1, 2)), bool(rng.random() < 0.6)) for c in range(0, 14, 2)]
+    mine = [(int(rng.integers(0, 15)), int(rng.integers(0, 12)), int(rng.integers(0, n_sources)),
+             float(rng.integers(0, 4)), int(rng.integers(1, 6))) for _ in range(120)]
+    banded = [(int(rng.integers(-1, 2)), int(rng.integers(0, 12)), int(rng.integers(0, n_sources)),
+               float(rng.integers(0, 4)), int(rng.integers(1, 6))) for _ in range(30)]
+    columns = lambda rows, names: {n: np.array([r[i] for r in rows]) for i, n in enumerate(names)}  # noqa: E731
+    got = candidates.collected(columns(mine, ("customer_idx", "article_id", "pos", "score", "rank")),
+                               columns(banded, ("band", "article_id", "pos", "score", "rank")),
+                               columns(wanted, ("customer_idx", "band", "active")), quota, 5, 3)
+    expected = _collected_by_loops(mine, banded, wanted, quota, 5, 3)
+    assert len(got["customer_idx"]) == len(expected) > 0
+    for name in got:
+        values = np.ma.filled(np.ma.asarray(got[name]).astype(np.float64), np.nan)
+        np.testing.assert_array_equal(values, [r[name] for r in expected], err_msg=name)
+
+
 def test_history_sim_by_hand():
     """Customer 1 bought articles 10 then 11 (latest first: 11, 10), customer 2 nothing in the
     window. Embeddings in 2 dimensions, so every figure is a hand sum: tt_history_sim is the
