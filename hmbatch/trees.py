@@ -27,7 +27,7 @@ import numpy as np
 
 LIBRARY = "model.so"
 ZERO = 1e-35  # LightGBM's kZeroThreshold
-_MISSING_NONE, _MISSING_ZERO, _MISSING_NAN = 0, 1, 2
+_MISSING_ZERO, _MISSING_NAN = 1, 2  # a node's missing type (0: none, a NaN counts as 0)
 
 
 def digest(model_file: Path) -> str:
