@@ -27,6 +27,9 @@ import numpy as np
 
 LIBRARY = "model.so"
 ZERO = 1e-35  # LightGBM's kZeroThreshold
+# a tree's arrays in the text model, and what each holds
+_ARRAYS = {"split_feature": int, "threshold": float, "decision_type": int, "left_child": int,
+           "right_child": int, "leaf_value": float}
 _MISSING_ZERO, _MISSING_NAN = 1, 2  # a node's missing type (0: none, a NaN counts as 0)
 
 
@@ -94,15 +97,9 @@ def c_source(text: str, model_digest: str) -> str | None:
     out = ["#include <math.h>\n#include <stddef.h>\n",
            f'const char *model_digest(void) {{ return "{model_digest}"; }}\n']
     for t, tree in enumerate(trees):
-        leaves = int(tree["num_leaves"])
-        out.append(f"static double tree{t}(const double *v) {{\n")
-        if leaves <= 1:
-            out.append(f"    return {_c_double(float(tree['leaf_value'].split()[0]))};\n}}\n")
-            continue
-        arrays = {"split_feature": int, "threshold": float, "decision_type": int, "left_child": int,
-                  "right_child": int, "leaf_value": float}
-        nodes = {key: [kind(x) for x in tree[key].split()] for key, kind in arrays.items()}
-        out.append(_node(nodes, 0, 1) + "}\n")
+        nodes = {key: [kind(x) for x in tree.get(key, "").split()] for key, kind in _ARRAYS.items()}
+        root = 0 if int(tree["num_leaves"]) > 1 else ~0  # a one-leaf tree is its leaf 0
+        out.append(f"static double tree{t}(const double *v) {{\n" + _node(nodes, root, 1) + "}\n")
     adds = "".join(f"            s += tree{t}(v);\n" for t in range(len(trees)))
     # x: the features column by column (feature f of row i at x[f * n + i]), read a tile of rows
     # at a time so that each column is read in order
